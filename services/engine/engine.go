@@ -1,0 +1,155 @@
+// Package engine defines what the hub needs from its storage and fan-out
+// backend. The memory engine (default) serves one node; the Redis engine lets
+// several nodes share fan-out, history, presence, user queues and node stats.
+//
+// Both implementations run the same behaviour suite (package enginetest), so
+// the guarantees written on these interfaces hold for either.
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// Errors an engine returns. Callers inspect them with errors.Is; anything
+// else is an internal failure that must not reach a client verbatim.
+var (
+	// ErrPositionGone: a history position is older than what is kept, or its
+	// epoch is not the channel's current epoch.
+	ErrPositionGone = errors.New("position no longer in history")
+	// ErrClosed: the engine was closed.
+	ErrClosed = errors.New("engine closed")
+)
+
+// AllChannels is the channel name Subscribe takes to mean every channel of a
+// tenant, and AllTenants the tenant name that means every tenant.
+const (
+	AllChannels = "*"
+	AllTenants  = "*"
+)
+
+// HistoryOptions say how much history a channel keeps. Zero Size or zero TTL
+// keeps none: the event still gets the channel's epoch but offset 0.
+type HistoryOptions struct {
+	Size int           // newest events kept
+	TTL  time.Duration // an event is dropped this long after it was published
+}
+
+// Enabled reports whether the options keep any history.
+func (o HistoryOptions) Enabled() bool { return o.Size > 0 && o.TTL > 0 }
+
+// HistoryQuery selects events from one channel's history.
+type HistoryQuery struct {
+	Since   *pb.StreamPosition // only events after it; nil = from the oldest kept
+	Limit   int                // 0 = all kept
+	Reverse bool               // newest first
+}
+
+// Control is an order that every node applies to its local sessions.
+type Control struct {
+	Kind    ControlKind
+	Tenant  string
+	User    string    // Disconnect, Unsubscribe: the user whose sessions it concerns
+	Channel string    // Unsubscribe: "" = every channel
+	Reason  string    // Disconnect: shown to the client
+	Event   *pb.Event // Deliver: a directed event (Event.To says to whom)
+}
+
+// ControlKind names a control order.
+type ControlKind int
+
+// Control orders.
+const (
+	ControlDisconnect ControlKind = iota + 1
+	ControlUnsubscribe
+	ControlDeliver
+)
+
+// Handler receives what the engine delivers to this node. Calls for one
+// channel arrive in publish order and never concurrently with each other;
+// a handler must not block (it hands events to bounded queues).
+type Handler interface {
+	HandleEvent(ev *pb.Event)
+	HandleControl(c *Control)
+}
+
+// Broker moves events between nodes and keeps channel history.
+type Broker interface {
+	// Publish assigns ev the next offset of its channel and the channel's
+	// epoch (atomically per channel), stores it when opts keep history, and
+	// delivers it to every node subscribed to the channel, at most once.
+	// Ev.To must be empty: directed events travel as Control.
+	Publish(ctx context.Context, ev *pb.Event, opts HistoryOptions) (*pb.StreamPosition, error)
+	// Subscribe makes this node receive events of the channel (AllChannels:
+	// every channel of the tenant; AllTenants with AllChannels: everything).
+	// When Subscribe returns, no later publish is missed.
+	Subscribe(ctx context.Context, tenant, channel string) error
+	// Unsubscribe undoes one Subscribe. It is reference-counted by the caller.
+	Unsubscribe(ctx context.Context, tenant, channel string) error
+	// History reads a channel's kept events and its current top position.
+	// A Since whose epoch differs, or older than the oldest kept event
+	// (when events after it were dropped), returns ErrPositionGone.
+	History(ctx context.Context, tenant, channel string, q HistoryQuery) ([]*pb.Event, *pb.StreamPosition, error)
+	// PublishControl delivers c to every node, this one included.
+	PublishControl(ctx context.Context, c *Control) error
+}
+
+// Presence keeps which sessions are in which channels, cluster-wide.
+// Counts are kept incrementally: nothing here loads a whole set to count it.
+type Presence interface {
+	// AddPresence puts the session in the channel; adding twice is one entry.
+	AddPresence(ctx context.Context, tenant, channel string, s *pb.Session) error
+	// RemovePresence takes the session out of the channel; absent is not an error.
+	RemovePresence(ctx context.Context, tenant, channel, sessionID string) error
+	// Presence lists the sessions in the channel.
+	Presence(ctx context.Context, tenant, channel string) ([]*pb.Session, error)
+	// PresenceStats counts sessions and distinct users in the channel.
+	PresenceStats(ctx context.Context, tenant, channel string) (sessions, users int, err error)
+	// Channels lists channels with at least one session, sorted by tenant
+	// then name, at most limit of them. Tenant AllTenants lists all tenants.
+	Channels(ctx context.Context, tenant, prefix string, limit int) ([]*pb.ChannelSummary, error)
+}
+
+// Users keeps which users are online and the queues of directed events
+// waiting for offline users.
+type Users interface {
+	// AddSession records a connected session of a user.
+	AddSession(ctx context.Context, s *pb.Session) error
+	// RemoveSession forgets a session.
+	RemoveSession(ctx context.Context, s *pb.Session) error
+	// UserSessions counts the connected sessions of a user cluster-wide.
+	UserSessions(ctx context.Context, tenant, user string) (int, error)
+	// Enqueue appends ev to the user's offline queue, dropping the oldest
+	// events beyond max.
+	Enqueue(ctx context.Context, tenant, user string, ev *pb.Event, max int) error
+	// Drain returns the user's queued events, oldest first, and empties the queue.
+	Drain(ctx context.Context, tenant, user string) ([]*pb.Event, error)
+}
+
+// Nodes keeps the live nodes of the cluster.
+type Nodes interface {
+	// UpdateNode publishes this node's info; a node not updated for a few
+	// seconds (see the implementation) is no longer listed.
+	UpdateNode(ctx context.Context, n *pb.NodeInfo) error
+	// Nodes lists every live node.
+	Nodes(ctx context.Context) ([]*pb.NodeInfo, error)
+}
+
+// Engine is everything the hub stands on.
+type Engine interface {
+	Broker
+	Presence
+	Users
+	Nodes
+	// Run delivers events and control orders to h until ctx ends or the
+	// engine fails. It is called once per engine.
+	Run(ctx context.Context, h Handler) error
+	// Healthy reports whether the engine can deliver right now (for a Redis
+	// engine: connected and subscribed).
+	Healthy(ctx context.Context) error
+	// Close releases the engine's resources.
+	Close() error
+}
