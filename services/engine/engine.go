@@ -106,7 +106,7 @@ type Presence interface {
 	RemovePresence(ctx context.Context, tenant, channel, sessionID string) error
 	// Presence lists the sessions in the channel.
 	Presence(ctx context.Context, tenant, channel string) ([]*pb.Session, error)
-	// PresenceStats counts sessions and distinct users in the channel.
+	// PresenceStats counts sessions and distinct non-empty user ids in the channel.
 	PresenceStats(ctx context.Context, tenant, channel string) (sessions, users int, err error)
 	// Channels lists channels with at least one session, sorted by tenant
 	// then name, at most limit of them. Tenant AllTenants lists all tenants.

@@ -1,0 +1,218 @@
+package app
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole server configuration: one JSON file (comments
+// allowed), overridden by flags. See README "Configuration".
+type Config struct {
+	HTTPAddr    string  `json:"http_addr"`
+	GRPCAddr    string  `json:"grpc_addr"`
+	APISecret   string  `json:"api_secret"`
+	APIInsecure bool    `json:"api_insecure"`
+	TokenSecret string  `json:"token_secret"`
+	Admins      []Admin `json:"admins"`
+	Engine      Engine  `json:"engine"`
+
+	HistorySize int         `json:"history_size"`
+	HistoryTTL  Duration    `json:"history_ttl"`
+	NoPresence  bool        `json:"no_presence"`
+	JoinLeave   bool        `json:"join_leave"`
+	Namespaces  []Namespace `json:"namespaces"`
+
+	MaxPayload      int      `json:"max_payload_bytes"`
+	ClientQueueSize int      `json:"client_queue_size"`
+	UserQueueSize   int      `json:"user_queue_size"`
+	StreamHeartbeat Duration `json:"stream_heartbeat"`
+	AllowedOrigins  []string `json:"allowed_origins"`
+
+	TLSCert string `json:"tls_cert"`
+	TLSKey  string `json:"tls_key"`
+
+	// Upstream, when set, makes this process an edge: it serves the HTTP and
+	// websocket faces against the core at this gRPC address and runs no core.
+	Upstream string `json:"upstream"`
+
+	LogLevel  string `json:"log_level"`
+	LogFormat string `json:"log_format"`
+	NodeName  string `json:"node_name"`
+
+	Centrifugo Centrifugo `json:"centrifugo"`
+}
+
+// Admin is an administrator account (DRP basic auth, admin API).
+type Admin struct {
+	Username   string `json:"username"`
+	Password   string `json:"password"` // plain or a bcrypt hash ($2a$/$2b$/$2y$)
+	TOTPSecret string `json:"totp_secret,omitempty"`
+}
+
+// Engine selects the engine.
+type Engine struct {
+	Type    string `json:"type"`              // "memory" (default) or "redis"
+	Address string `json:"address,omitempty"` // Redis host:port
+	Prefix  string `json:"prefix,omitempty"`  // Redis key prefix (default "switchboard")
+}
+
+// Namespace holds options for channels "<name>:...".
+type Namespace struct {
+	Name        string   `json:"name"`
+	HistorySize int      `json:"history_size"`
+	HistoryTTL  Duration `json:"history_ttl"`
+	Presence    bool     `json:"presence"`
+	JoinLeave   bool     `json:"join_leave"`
+}
+
+// Centrifugo configures the Centrifugo v1 server API face.
+type Centrifugo struct {
+	RedisAPI       bool   `json:"redis_api"`        // consume commands from Redis lists
+	RedisAddress   string `json:"redis_address"`    // default: engine.address or 127.0.0.1:6379
+	RedisPrefix    string `json:"redis_prefix"`     // default "centrifugo"
+	RedisNumShards int    `json:"redis_num_shards"` // extra <prefix>.api.N lists
+}
+
+// Default returns the configuration `switchboard serve` runs with when no
+// file is given.
+func Default() Config {
+	return Config{
+		HTTPAddr:        "127.0.0.1:8000",
+		GRPCAddr:        "127.0.0.1:9000",
+		Engine:          Engine{Type: "memory"},
+		HistorySize:     100,
+		HistoryTTL:      Duration(5 * time.Minute),
+		MaxPayload:      64 << 10,
+		ClientQueueSize: 1024,
+		UserQueueSize:   10,
+		StreamHeartbeat: Duration(25 * time.Second),
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// Load reads a config file over the defaults. Unknown keys are an error, so
+// a typo does not silently fall back to a default.
+func Load(path string) (Config, error) {
+	cfg := Default()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	plain, err := StripComments(b)
+	if err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(plain)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// Validate checks the configuration before anything starts.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
+	}
+	if c.Upstream == "" {
+		if _, _, err := net.SplitHostPort(c.GRPCAddr); err != nil {
+			errs = append(errs, fmt.Errorf("grpc_addr %q: %w", c.GRPCAddr, err))
+		}
+	}
+	switch c.Engine.Type {
+	case "", "memory", "redis":
+	default:
+		errs = append(errs, fmt.Errorf("engine.type %q: want \"memory\" or \"redis\"", c.Engine.Type))
+	}
+	if c.HistorySize < 0 || c.HistoryTTL < 0 {
+		errs = append(errs, errors.New("history_size and history_ttl must not be negative"))
+	}
+	if c.MaxPayload <= 0 || c.ClientQueueSize <= 0 || c.UserQueueSize < 0 {
+		errs = append(errs, errors.New("max_payload_bytes and client_queue_size must be positive"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("tls_cert and tls_key go together"))
+	}
+	seen := map[string]bool{}
+	for _, ns := range c.Namespaces {
+		if !validNamespace(ns.Name) {
+			errs = append(errs, fmt.Errorf("namespace %q: names are 2+ characters of [-a-zA-Z0-9_]", ns.Name))
+		}
+		if seen[ns.Name] {
+			errs = append(errs, fmt.Errorf("namespace %q is defined twice", ns.Name))
+		}
+		seen[ns.Name] = true
+	}
+	if c.APISecret == "" && !c.APIInsecure && !loopback(c.HTTPAddr) {
+		errs = append(errs, errors.New("api_secret is empty and http_addr is not a loopback address: set api_secret (switchboard genconfig makes one) or api_insecure: true"))
+	}
+	for i, a := range c.Admins {
+		if a.Username == "" || a.Password == "" {
+			errs = append(errs, fmt.Errorf("admins[%d]: username and password are required", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// insecureAPI reports whether unsigned API calls are accepted: when asked
+// for, or when no secret is set at all (then only loopback is served, see
+// Validate).
+func (c *Config) insecureAPI() bool { return c.APIInsecure || c.APISecret == "" }
+
+func validNamespace(s string) bool {
+	if len(s) < 2 {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Duration is a time.Duration written as "90s", "5m" or a number of seconds.
+type Duration time.Duration
+
+// MarshalJSON writes the duration as a string such as "5m0s".
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// UnmarshalJSON reads "5m", "90s" or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("duration %q: %w", s, err)
+		}
+		*d = Duration(v)
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("duration %s: want a string like \"5m\" or seconds", b)
+	}
+	*d = Duration(time.Duration(f * float64(time.Second)))
+	return nil
+}

@@ -1,0 +1,204 @@
+// Package auth decides who is calling the gRPC services. There are two kinds
+// of callers: trusted backends and bridges (an API key, or anyone when the API
+// is insecure) that may call everything and act for any user, and end users
+// with an HS256 JWT (`sub` = user id) who may only read: subscribe, history
+// and presence, as themselves.
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+)
+
+// Identity is who made a call.
+type Identity struct {
+	Trusted bool   // backend or bridge: every RPC, any user
+	User    string // end user from a JWT; empty for trusted callers
+	Face    string // "grpc" or "rest" (set by the gateway)
+}
+
+// Config holds the secrets calls are checked against.
+type Config struct {
+	APIKeys     []string // any of them makes a caller trusted (api_secret, the in-process key)
+	Insecure    bool     // calls without credentials are trusted
+	TokenSecret []byte   // HS256 key for end-user JWTs; nil disables JWT callers
+}
+
+// FaceHeader is the metadata key the REST gateway sets so that sessions
+// opened through it are shown as "rest".
+const FaceHeader = "x-switchboard-face"
+
+// userMethods are the RPCs an end user may call with a JWT.
+var userMethods = map[string]bool{
+	"/switchboard.v1.HubService/Subscribe":     true,
+	"/switchboard.v1.HubService/History":       true,
+	"/switchboard.v1.HubService/Presence":      true,
+	"/switchboard.v1.HubService/PresenceStats": true,
+}
+
+type ctxKey struct{}
+
+// FromContext returns the caller's identity; the zero Identity (untrusted,
+// anonymous) when the interceptors did not run.
+func FromContext(ctx context.Context) Identity {
+	id, _ := ctx.Value(ctxKey{}).(Identity)
+	return id
+}
+
+// WithIdentity returns ctx carrying id (for in-package tests and callers that
+// bypass the interceptors on purpose).
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// Authenticate checks the credentials in ctx for method.
+func (c Config) Authenticate(ctx context.Context, method string) (Identity, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	face := "grpc"
+	if v := md.Get(FaceHeader); len(v) > 0 && v[0] == "rest" {
+		face = "rest"
+	}
+	var header string
+	if v := md.Get("authorization"); len(v) > 0 {
+		header = v[0]
+	}
+	if header == "" {
+		if c.Insecure {
+			return Identity{Trusted: true, Face: face}, nil
+		}
+		return Identity{}, status.Error(codes.Unauthenticated, "missing credentials: send \"authorization: apikey <api_secret>\" or \"authorization: bearer <token>\"")
+	}
+	scheme, cred, _ := strings.Cut(header, " ")
+	cred = strings.TrimSpace(cred)
+	switch strings.ToLower(scheme) {
+	case "apikey":
+		for _, k := range c.APIKeys {
+			if k != "" && subtle.ConstantTimeCompare([]byte(k), []byte(cred)) == 1 {
+				return Identity{Trusted: true, Face: face}, nil
+			}
+		}
+		return Identity{}, status.Error(codes.Unauthenticated, "invalid api key")
+	case "bearer":
+		user, err := c.VerifyToken(cred)
+		if err != nil {
+			return Identity{}, status.Error(codes.Unauthenticated, err.Error())
+		}
+		if !userMethods[method] {
+			return Identity{}, status.Errorf(codes.PermissionDenied, "%s needs an api key; a user token may only subscribe and read history and presence", method)
+		}
+		return Identity{User: user, Face: face}, nil
+	default:
+		return Identity{}, status.Errorf(codes.Unauthenticated, "unknown authorization scheme %q: use apikey or bearer", scheme)
+	}
+}
+
+// ErrNoTokenSecret is returned when JWTs are checked but no secret is set.
+var ErrNoTokenSecret = errors.New("token_secret is not configured")
+
+// VerifyToken checks an HS256 JWT and returns its subject.
+func (c Config) VerifyToken(token string) (string, error) {
+	if len(c.TokenSecret) == 0 {
+		return "", ErrNoTokenSecret
+	}
+	claims := jwt.RegisteredClaims{}
+	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return c.TokenSecret, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Second))
+	if err != nil {
+		return "", fmt.Errorf("invalid token: %w", err)
+	}
+	if claims.Subject == "" {
+		return "", errors.New("invalid token: no sub claim")
+	}
+	return claims.Subject, nil
+}
+
+// MintToken signs an HS256 JWT for user valid for ttl.
+func MintToken(secret []byte, user string, ttl time.Duration, now time.Time) (string, error) {
+	if len(secret) == 0 {
+		return "", ErrNoTokenSecret
+	}
+	claims := jwt.RegisteredClaims{
+		Subject:   user,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+}
+
+// UnaryInterceptor authenticates unary calls.
+func (c Config) UnaryInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if skip(info.FullMethod) {
+			return h(ctx, req)
+		}
+		id, err := c.Authenticate(ctx, info.FullMethod)
+		if err != nil {
+			return nil, err
+		}
+		return h(WithIdentity(ctx, id), req)
+	}
+}
+
+// StreamInterceptor authenticates streaming calls.
+func (c Config) StreamInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		if skip(info.FullMethod) {
+			return h(srv, ss)
+		}
+		id, err := c.Authenticate(ss.Context(), info.FullMethod)
+		if err != nil {
+			return err
+		}
+		return h(srv, &identityStream{ServerStream: ss, ctx: WithIdentity(ss.Context(), id)})
+	}
+}
+
+// skip lets health checks and reflection through without credentials.
+func skip(method string) bool {
+	return strings.HasPrefix(method, "/grpc.health.v1.") || strings.HasPrefix(method, "/grpc.reflection.")
+}
+
+type identityStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *identityStream) Context() context.Context { return s.ctx }
+
+// APIKey is per-RPC credentials that send "authorization: apikey KEY"; the
+// bridges use it on their connection to the core.
+type APIKey string
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (k APIKey) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	if k == "" {
+		return nil, nil
+	}
+	return map[string]string{"authorization": "apikey " + string(k)}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials: the key
+// also travels over plain loopback and in-memory connections.
+func (APIKey) RequireTransportSecurity() bool { return false }
+
+// Bearer is per-RPC credentials that send "authorization: bearer TOKEN", for
+// end-user clients with a JWT.
+type Bearer string
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b Bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "bearer " + string(b)}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials.
+func (Bearer) RequireTransportSecurity() bool { return false }

@@ -1,0 +1,145 @@
+package memory
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/engine"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// These tests look inside the engine: that memory stays bounded cannot be
+// seen through the interface.
+
+func (e *Engine) streamCount() int {
+	n := 0
+	for i := range e.shards {
+		sh := &e.shards[i]
+		sh.mu.RLock()
+		n += len(sh.streams)
+		sh.mu.RUnlock()
+	}
+	return n
+}
+
+func (e *Engine) userCount() int {
+	e.users.mu.Lock()
+	defer e.users.mu.Unlock()
+	return len(e.users.m)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSweepRemovesIdleStreams(t *testing.T) {
+	e := New(Options{MetaTTL: 20 * time.Millisecond, SweepInterval: 5 * time.Millisecond})
+	t.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	for i := 0; i < 100; i++ {
+		ev := &pb.Event{Tenant: "t", Channel: string(rune('a' + i%26)), Data: "1"}
+		opts := engine.HistoryOptions{Size: 5, TTL: 30 * time.Millisecond}
+		if i%2 == 0 {
+			opts = engine.HistoryOptions{} // no history: meta only
+		}
+		if _, err := e.Publish(ctx, ev, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e.streamCount() == 0 {
+		t.Fatalf("no streams after publishing")
+	}
+	waitFor(t, "idle streams to be removed", func() bool { return e.streamCount() == 0 })
+}
+
+func TestSweepKeepsMetaForHistoryTTL(t *testing.T) {
+	// The stream must outlive its last event by the history TTL even when
+	// the meta TTL is shorter. The sweep is driven by hand with a clock
+	// set ahead, so the test does not wait for real time to pass.
+	e := New(Options{MetaTTL: time.Millisecond, SweepInterval: time.Hour})
+	t.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	ev := &pb.Event{Tenant: "t", Channel: "c"}
+	if _, err := e.Publish(ctx, ev, engine.HistoryOptions{Size: 5, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	sweepAt := func(ahead time.Duration) {
+		now := e.now() + int64(ahead)
+		for i := range e.shards {
+			e.shards[i].sweep(now)
+		}
+	}
+	sweepAt(30 * time.Minute)
+	if n := e.streamCount(); n != 1 {
+		t.Fatalf("%d streams after a sweep within the history TTL, want 1", n)
+	}
+	sweepAt(2 * time.Hour)
+	if n := e.streamCount(); n != 0 {
+		t.Fatalf("%d streams after a sweep past the history TTL, want 0", n)
+	}
+}
+
+func TestSweepDropsOldQueues(t *testing.T) {
+	e := New(Options{QueueTTL: 20 * time.Millisecond, SweepInterval: 5 * time.Millisecond})
+	t.Cleanup(func() { e.Close() })
+	ctx := context.Background()
+	if err := e.Enqueue(ctx, "t", "u", &pb.Event{Data: "1"}, 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddSession(ctx, &pb.Session{Id: "s", Tenant: "t", User: "online"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the queue to be dropped", func() bool { return e.userCount() == 1 })
+	if n, _ := e.UserSessions(ctx, "t", "online"); n != 1 {
+		t.Fatalf("the sweep dropped an online user's session")
+	}
+}
+
+// TestCloneEventCopiesEveryField sets every field of an Event and checks
+// that cloneEvent copies it, so a field added to the proto cannot be lost
+// silently.
+func TestCloneEventCopiesEveryField(t *testing.T) {
+	ev := &pb.Event{}
+	m := ev.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		f := fields.Get(i)
+		switch f.Kind() {
+		case protoreflect.StringKind:
+			m.Set(f, protoreflect.ValueOfString("x"+string(f.Name())))
+		case protoreflect.Int32Kind:
+			m.Set(f, protoreflect.ValueOfInt32(int32(i+1)))
+		case protoreflect.Uint64Kind:
+			m.Set(f, protoreflect.ValueOfUint64(uint64(i+1)))
+		case protoreflect.EnumKind:
+			m.Set(f, protoreflect.ValueOfEnum(1))
+		case protoreflect.MessageKind:
+			sub := m.NewField(f).Message()
+			sf := sub.Descriptor().Fields().Get(0)
+			switch sf.Kind() {
+			case protoreflect.StringKind:
+				sub.Set(sf, protoreflect.ValueOfString("y"))
+			case protoreflect.Int64Kind:
+				sub.Set(sf, protoreflect.ValueOfInt64(42))
+			default:
+				t.Fatalf("field %s: first subfield kind %v not handled by the test", f.Name(), sf.Kind())
+			}
+			m.Set(f, protoreflect.ValueOfMessage(sub))
+		default:
+			t.Fatalf("field %s: kind %v not handled by the test; extend it and cloneEvent", f.Name(), f.Kind())
+		}
+	}
+	if c := cloneEvent(ev); !proto.Equal(c, ev) {
+		t.Fatalf("cloneEvent lost a field:\n%v\nwant\n%v", c, ev)
+	}
+}

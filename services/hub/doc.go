@@ -1,0 +1,13 @@
+// Package hub implements the gRPC HubService and SessionService on top of an
+// engine.Engine.
+//
+// The data path: Publish validates the event and resolves its channel's
+// options (namespaces), the engine assigns offset+epoch, stores history and
+// fans the event out to every node; each node's dispatcher (dispatch.go)
+// matches it against the local subscription index and puts it on each
+// matching stream's bounded queue. A stream whose queue is full is ended
+// with RESOURCE_EXHAUSTED "slow consumer"; nothing here ever blocks the
+// publisher on a subscriber.
+//
+// Domain errors become status codes in one place (errors.go).
+package hub
