@@ -69,8 +69,11 @@ const (
 )
 
 // Handler receives what the engine delivers to this node. Calls for one
-// channel arrive in publish order and never concurrently with each other;
-// a handler must not block (it hands events to bounded queues).
+// channel arrive in publish order and never concurrently with each other
+// (calls for different channels may overlap). A handler must not block (it
+// hands events to bounded queues) and must not call back into the engine:
+// the memory engine calls it from Publish under the channel's lock. The
+// event it gets is shared: it must treat it as read-only.
 type Handler interface {
 	HandleEvent(ev *pb.Event)
 	HandleControl(c *Control)
@@ -80,18 +83,28 @@ type Handler interface {
 type Broker interface {
 	// Publish assigns ev the next offset of its channel and the channel's
 	// epoch (atomically per channel), stores it when opts keep history, and
-	// delivers it to every node subscribed to the channel, at most once.
+	// delivers it to every node subscribed to the channel, at most once
+	// (once per node, however many of its subscriptions cover the channel).
+	// It sets ev.Id (when empty) and ev.Time (when nil) and returns the
+	// position it assigned. The engine keeps a copy of ev but may share its
+	// sub-messages (publisher, time): do not change them afterwards.
 	// Ev.To must be empty: directed events travel as Control.
 	Publish(ctx context.Context, ev *pb.Event, opts HistoryOptions) (*pb.StreamPosition, error)
 	// Subscribe makes this node receive events of the channel (AllChannels:
-	// every channel of the tenant; AllTenants with AllChannels: everything).
-	// When Subscribe returns, no later publish is missed.
+	// every channel of the tenant; AllTenants with AllChannels: everything;
+	// AllTenants with one channel is an error). When Subscribe returns, no
+	// later publish is missed.
 	Subscribe(ctx context.Context, tenant, channel string) error
 	// Unsubscribe undoes one Subscribe. It is reference-counted by the caller.
 	Unsubscribe(ctx context.Context, tenant, channel string) error
 	// History reads a channel's kept events and its current top position.
-	// A Since whose epoch differs, or older than the oldest kept event
-	// (when events after it were dropped), returns ErrPositionGone.
+	// A Since whose epoch differs, older than the oldest kept event (when
+	// events after it were dropped) or beyond the top returns
+	// ErrPositionGone; a Since equal to the top returns no events. With
+	// Limit, the oldest Limit events after Since are returned, or the
+	// newest Limit when Reverse. Reading a channel that has no stream yet
+	// creates its epoch, so that a reader's {0, epoch} resumes without a
+	// gap once events are published.
 	History(ctx context.Context, tenant, channel string, q HistoryQuery) ([]*pb.Event, *pb.StreamPosition, error)
 	// PublishControl delivers c to every node, this one included.
 	PublishControl(ctx context.Context, c *Control) error
@@ -109,7 +122,8 @@ type Presence interface {
 	// PresenceStats counts sessions and distinct non-empty user ids in the channel.
 	PresenceStats(ctx context.Context, tenant, channel string) (sessions, users int, err error)
 	// Channels lists channels with at least one session, sorted by tenant
-	// then name, at most limit of them. Tenant AllTenants lists all tenants.
+	// then name, whose name starts with prefix, at most limit of them (0:
+	// no limit). Tenant AllTenants lists all tenants.
 	Channels(ctx context.Context, tenant, prefix string, limit int) ([]*pb.ChannelSummary, error)
 }
 
@@ -123,7 +137,8 @@ type Users interface {
 	// UserSessions counts the connected sessions of a user cluster-wide.
 	UserSessions(ctx context.Context, tenant, user string) (int, error)
 	// Enqueue appends ev to the user's offline queue, dropping the oldest
-	// events beyond max.
+	// events beyond max (max 0 keeps nothing). An undrained queue expires
+	// some time after its last Enqueue (see the implementation).
 	Enqueue(ctx context.Context, tenant, user string, ev *pb.Event, max int) error
 	// Drain returns the user's queued events, oldest first, and empties the queue.
 	Drain(ctx context.Context, tenant, user string) ([]*pb.Event, error)
@@ -144,8 +159,9 @@ type Engine interface {
 	Presence
 	Users
 	Nodes
-	// Run delivers events and control orders to h until ctx ends or the
-	// engine fails. It is called once per engine.
+	// Run delivers events and control orders to h until ctx ends (it
+	// returns nil) or the engine is closed (ErrClosed). It is called once
+	// per engine; events arriving while no Run is active are dropped.
 	Run(ctx context.Context, h Handler) error
 	// Healthy reports whether the engine can deliver right now (for a Redis
 	// engine: connected and subscribed).

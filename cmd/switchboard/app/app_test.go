@@ -275,7 +275,7 @@ func TestResumeFromOffset(t *testing.T) {
 func TestPresenceChannelsStatsNode(t *testing.T) {
 	srv := apptest.Start(t, nil)
 	ctx := context.Background()
-	user := pb.NewHubServiceClient(apptest.Dial(t, srv.GRPCAddr, auth.Bearer(srv.Token(t, "42"))))
+	user := pb.NewHubServiceClient(apptest.Dial(t, srv.GRPCAddr, bearer(t, srv, "42")))
 	_, sub := subscribe(t, user, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"room"}}}})
 	subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"room", "lobby"}}}})
 
@@ -328,7 +328,7 @@ func TestPresenceChannelsStatsNode(t *testing.T) {
 func TestUnsubscribeAndDisconnectEndLiveStreams(t *testing.T) {
 	srv := apptest.Start(t, nil)
 	ctx := context.Background()
-	user := pb.NewHubServiceClient(apptest.Dial(t, srv.GRPCAddr, auth.Bearer(srv.Token(t, "42"))))
+	user := pb.NewHubServiceClient(apptest.Dial(t, srv.GRPCAddr, bearer(t, srv, "42")))
 	st, _ := subscribe(t, user, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"a", "b"}}}})
 	other, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"a"}}}})
 
@@ -531,4 +531,8 @@ func TestShutdownEndsStreamsWithUnavailable(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
+}
+
+func bearer(t *testing.T, srv *apptest.Server, user string) auth.Bearer {
+	return auth.Bearer(srv.Token(t, user))
 }

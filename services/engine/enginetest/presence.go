@@ -76,6 +76,13 @@ func testPresence(t *testing.T, newEngine NewEngine) {
 	addPresence(t, e, "t", "c", s1)
 	wantStats(t, e, "t", "c", 3, 2)
 
+	// An anonymous session counts as a session, not as a user.
+	anon := session("s0", "")
+	addPresence(t, e, "t", "c", anon)
+	wantStats(t, e, "t", "c", 4, 2)
+	removePresence(t, e, "t", "c", anon.Id)
+	wantStats(t, e, "t", "c", 3, 2)
+
 	// Re-adding under another user moves the session between users.
 	s2moved := session("s2", "u3")
 	addPresence(t, e, "t", "c", s2moved)

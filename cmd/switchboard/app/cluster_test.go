@@ -1,0 +1,109 @@
+package app_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+)
+
+// redisAddr returns a reachable Redis for cluster tests, or skips (fails
+// under CI, where .ci/run starts one).
+func redisAddr(t *testing.T) string {
+	t.Helper()
+	addr := os.Getenv("SWITCHBOARD_TEST_REDIS")
+	if addr == "" {
+		addr = "127.0.0.1:6379"
+	}
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("redis at %s: %v", addr, err)
+		}
+		t.Skipf("no redis at %s (%v); set SWITCHBOARD_TEST_REDIS", addr, err)
+	}
+	c.Close()
+	return addr
+}
+
+// twoNodes starts two servers sharing one Redis under a fresh prefix.
+func twoNodes(t *testing.T) (a, b *apptest.Server) {
+	addr := redisAddr(t)
+	var p [6]byte
+	_, _ = rand.Read(p[:])
+	prefix := "sbtest" + hex.EncodeToString(p[:])
+	redis := func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: addr, Prefix: prefix} }
+	return apptest.Start(t, redis), apptest.Start(t, redis)
+}
+
+func TestClusterOnRedis(t *testing.T) {
+	a, b := twoNodes(t)
+	ctx := context.Background()
+	onB, _ := subscribe(t, pb.NewHubServiceClient(apptest.Dial(t, b.GRPCAddr, bearer(t, b, "42"))), &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"news"}}}})
+	wildB, _ := subscribe(t, b.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Names: []string{"n"}}}})
+
+	// Publish on A, deliver on B; history and offsets are shared.
+	resp := publish(t, a.Hub, &pb.Event{Channel: "news", Name: "n", Data: `"across"`})
+	if ev := next(t, onB).GetEvent(); ev.GetData() != `"across"` || ev.Offset != resp.Position.Offset {
+		t.Fatalf("node B got %v", ev)
+	}
+	if ev := next(t, wildB).GetEvent(); ev.GetData() != `"across"` {
+		t.Fatalf("wildcard on B got %v", ev)
+	}
+	h, err := b.Hub.History(ctx, &pb.HistoryRequest{Channel: "news"})
+	if err != nil || datas(h.Events) != `"across"` {
+		t.Fatalf("history read on B = %v, %v", h, err)
+	}
+
+	// Presence and stats see both nodes.
+	subscribe(t, a.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"news"}}}})
+	ps, err := a.Hub.PresenceStats(ctx, &pb.PresenceStatsRequest{Channel: "news"})
+	if err != nil || ps.NumSessions != 2 || ps.NumUsers != 1 {
+		t.Fatalf("presence stats from A = %v, %v; want 2 sessions, 1 user", ps, err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		st, err := a.Hub.Stats(ctx, &pb.StatsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.Nodes) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats lists %d nodes, want 2", len(st.Nodes))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	// A disconnect sent to A ends user 42's stream on B.
+	if _, err := a.Hub.Disconnect(ctx, &pb.DisconnectRequest{User: "42", Reason: "cluster"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := streamErr(t, onB); s.Code() != codes.Aborted {
+		t.Fatalf("stream on B after disconnect on A: %v", s)
+	}
+
+	// Directed events cross nodes too.
+	c, err := b.Sessions.Connect(ctx, &pb.ConnectRequest{Session: &pb.Session{User: "9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := subscribe(t, b.Hub, &pb.SubscribeRequest{SessionId: c.Session.Id, Filters: []*pb.Filter{{Channels: []string{"msg"}}}})
+	r, err := a.Hub.Send(ctx, &pb.SendRequest{Event: &pb.Event{Channel: "msg", Data: `"dm"`, To: &pb.Recipient{User: "9"}}})
+	if err != nil || !r.Online {
+		t.Fatalf("send from A = %v, %v; want online (user is on B)", r, err)
+	}
+	if got := next(t, st).GetEvent().GetData(); got != `"dm"` {
+		t.Fatalf("directed event on B = %s", got)
+	}
+}

@@ -1,0 +1,145 @@
+package redis
+
+import (
+	"testing"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/engine"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+func TestControlRoundTrip(t *testing.T) {
+	cases := []*engine.Control{
+		{Kind: engine.ControlDisconnect, Tenant: "t", User: "u", Reason: "why"},
+		{Kind: engine.ControlUnsubscribe, Tenant: "t", User: "u", Channel: "c"},
+		{Kind: engine.ControlDeliver, Event: &pb.Event{Id: "1", Data: `{"a":1}`, To: &pb.Recipient{Session: "s"}}},
+	}
+	for _, c := range cases {
+		b, err := encodeControl(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := decodeControl(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Kind != c.Kind || got.Tenant != c.Tenant || got.User != c.User || got.Channel != c.Channel ||
+			got.Reason != c.Reason || !proto.Equal(got.Event, c.Event) {
+			t.Fatalf("round trip of %+v gave %+v", c, got)
+		}
+	}
+	for _, bad := range []string{"", "{", `{"k":0}`, `{"k":9}`, `{"k":3,"e":"AAAA"}`, `[]`} {
+		if _, err := decodeControl([]byte(bad)); err == nil {
+			t.Errorf("decodeControl(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzDecodeControl(f *testing.F) {
+	for _, c := range []*engine.Control{
+		{Kind: engine.ControlDisconnect, Tenant: "t", User: "u", Reason: "r"},
+		{Kind: engine.ControlDeliver, Event: &pb.Event{Id: "x"}},
+	} {
+		b, _ := encodeControl(c)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"k":1,"e":"////"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := decodeControl(b)
+		if err != nil {
+			return
+		}
+		if _, err := encodeControl(c); err != nil {
+			t.Fatalf("a decoded order does not encode: %v", err)
+		}
+	})
+}
+
+func TestParseEntry(t *testing.T) {
+	ev := &pb.Event{Id: "1", Channel: "c", Offset: 3, Epoch: "e"}
+	b, _ := proto.Marshal(ev)
+	got, err := parseEntry("1700000000000:" + string(b))
+	if err != nil || !proto.Equal(got, ev) {
+		t.Fatalf("parseEntry = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", ":", "x:", "12", "12:\xff\xff\xff"} {
+		if _, err := parseEntry(bad); err == nil {
+			t.Errorf("parseEntry(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzParseEntry(f *testing.F) {
+	b, _ := proto.Marshal(&pb.Event{Id: "1", Data: "{}"})
+	f.Add("1:" + string(b))
+	f.Add("1:")
+	f.Add(":x")
+	f.Fuzz(func(t *testing.T, s string) {
+		parseEntry(s) // must not panic
+	})
+}
+
+func TestPresenceEntryRoundTrip(t *testing.T) {
+	s := &pb.Session{Id: "s", User: "u:with:colons", Tenant: "t", Info: "{}"}
+	v, err := presenceEntry(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parsePresenceEntry(v)
+	if err != nil || !proto.Equal(got, s) {
+		t.Fatalf("parsePresenceEntry = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "x", ":", "5:ab", "-1:", "1:a\xff\xff"} {
+		if _, err := parsePresenceEntry(bad); err == nil {
+			t.Errorf("parsePresenceEntry(%q) succeeded", bad)
+		}
+	}
+}
+
+func FuzzParsePresenceEntry(f *testing.F) {
+	v, _ := presenceEntry(&pb.Session{Id: "s", User: "u"})
+	f.Add(v)
+	f.Add("0:")
+	f.Add("99:x")
+	f.Fuzz(func(t *testing.T, v string) {
+		parsePresenceEntry(v) // must not panic
+	})
+}
+
+// TestCloneEventCopiesEveryField keeps cloneEvent in step with the proto.
+func TestCloneEventCopiesEveryField(t *testing.T) {
+	ev := &pb.Event{}
+	m := ev.ProtoReflect()
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		switch fd.Kind() {
+		case protoreflect.StringKind:
+			m.Set(fd, protoreflect.ValueOfString("x"))
+		case protoreflect.Int32Kind:
+			m.Set(fd, protoreflect.ValueOfInt32(int32(i+1)))
+		case protoreflect.Uint64Kind:
+			m.Set(fd, protoreflect.ValueOfUint64(uint64(i+1)))
+		case protoreflect.EnumKind:
+			m.Set(fd, protoreflect.ValueOfEnum(1))
+		case protoreflect.MessageKind:
+			sub := m.NewField(fd).Message()
+			sf := sub.Descriptor().Fields().Get(0)
+			switch sf.Kind() {
+			case protoreflect.StringKind:
+				sub.Set(sf, protoreflect.ValueOfString("y"))
+			case protoreflect.Int64Kind:
+				sub.Set(sf, protoreflect.ValueOfInt64(42))
+			default:
+				t.Fatalf("field %s: subfield kind %v not handled by the test", fd.Name(), sf.Kind())
+			}
+			m.Set(fd, protoreflect.ValueOfMessage(sub))
+		default:
+			t.Fatalf("field %s: kind %v not handled by the test; extend it and cloneEvent", fd.Name(), fd.Kind())
+		}
+	}
+	if c := cloneEvent(ev); !proto.Equal(c, ev) {
+		t.Fatalf("cloneEvent lost a field:\n%v\nwant\n%v", c, ev)
+	}
+}

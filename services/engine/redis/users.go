@@ -1,0 +1,116 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/rueidis"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+var errNoUserSession = errors.New("redis: session without id")
+
+// userAdd is the script call that records (or refreshes) a user's session.
+func (e *Engine) userAdd(s *pb.Session) rueidis.LuaExec {
+	return rueidis.LuaExec{
+		Keys: []string{e.n.userSessions(s.Tenant, s.User)},
+		Args: []string{s.Id, strconv.FormatInt(ms(e.opts.PresenceTTL), 10)},
+	}
+}
+
+// AddSession records a connected session; this node refreshes it until
+// RemoveSession, and it expires if the node dies.
+func (e *Engine) AddSession(ctx context.Context, s *pb.Session) error {
+	if err := e.check(); err != nil {
+		return err
+	}
+	if s.GetId() == "" {
+		return errNoUserSession
+	}
+	x := e.userAdd(s)
+	e.own.hold()
+	defer e.own.unhold()
+	if err := userAddScript.Exec(ctx, e.client, x.Keys, x.Args).Error(); err != nil {
+		return fmt.Errorf("redis: add session: %w", err)
+	}
+	e.own.setSession(sessKey{s.Tenant, s.User, s.Id}, x)
+	return nil
+}
+
+// RemoveSession forgets a session.
+func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) error {
+	if err := e.check(); err != nil {
+		return err
+	}
+	if s == nil {
+		return nil
+	}
+	e.own.hold()
+	defer e.own.unhold()
+	e.own.deleteSession(sessKey{s.Tenant, s.User, s.Id})
+	if err := e.client.Do(ctx, e.client.B().Zrem().Key(e.n.userSessions(s.Tenant, s.User)).Member(s.Id).Build()).Error(); err != nil {
+		return fmt.Errorf("redis: remove session: %w", err)
+	}
+	return nil
+}
+
+// UserSessions counts the user's live sessions on every node.
+func (e *Engine) UserSessions(ctx context.Context, tenant, user string) (int, error) {
+	if err := e.check(); err != nil {
+		return 0, err
+	}
+	n, err := userCountScript.Exec(ctx, e.client, []string{e.n.userSessions(tenant, user)}, nil).AsInt64()
+	if err != nil {
+		return 0, fmt.Errorf("redis: user sessions: %w", err)
+	}
+	return int(n), nil
+}
+
+// Enqueue appends ev to the user's queue, keeping the newest max events; a
+// max of zero or less keeps nothing. The queue expires Options.QueueTTL
+// after the last Enqueue unless drained before.
+func (e *Engine) Enqueue(ctx context.Context, tenant, user string, ev *pb.Event, max int) error {
+	if err := e.check(); err != nil {
+		return err
+	}
+	if ev == nil {
+		return errNilEvent
+	}
+	if max <= 0 {
+		return nil
+	}
+	b, err := proto.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("redis: encode event: %w", err)
+	}
+	err = enqueueScript.Exec(ctx, e.client, []string{e.n.userQueue(tenant, user)},
+		[]string{string(b), strconv.Itoa(max), strconv.FormatInt(ms(e.opts.QueueTTL), 10)}).Error()
+	if err != nil {
+		return fmt.Errorf("redis: enqueue: %w", err)
+	}
+	return nil
+}
+
+// Drain returns the user's queued events, oldest first, and deletes the
+// queue, atomically: concurrent drains never both get an event.
+func (e *Engine) Drain(ctx context.Context, tenant, user string) ([]*pb.Event, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	vals, err := drainScript.Exec(ctx, e.client, []string{e.n.userQueue(tenant, user)}, nil).AsStrSlice()
+	if err != nil {
+		return nil, fmt.Errorf("redis: drain: %w", err)
+	}
+	var out []*pb.Event
+	for _, v := range vals {
+		ev := &pb.Event{}
+		if err := proto.Unmarshal([]byte(v), ev); err != nil {
+			return nil, fmt.Errorf("redis: queued event: %w", err)
+		}
+		out = append(out, ev)
+	}
+	return out, nil
+}
