@@ -11,9 +11,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
 // redisAddr returns a reachable Redis for cluster tests, or skips (fails
