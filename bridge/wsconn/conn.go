@@ -1,0 +1,128 @@
+package wsconn
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Conn is an accepted websocket with a bounded outbound queue. All methods
+// may be called concurrently, except Read, which one goroutine calls in a
+// loop.
+type Conn struct {
+	ws           *websocket.Conn
+	log          *slog.Logger
+	metrics      *faceMetrics
+	msgType      websocket.MessageType
+	queueSize    int
+	queueBytes   int
+	writeTimeout time.Duration
+
+	// ctx is cancelled once the connection has ended; Done is its channel.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu sync.Mutex
+	// Frames waiting to be written are queue[head:]. Written slots are set to
+	// nil at once so a shared frame is not kept alive by this socket.
+	queue        [][]byte
+	head         int
+	pendingBytes int        // bytes in queue[head:]
+	writing      bool       // a writer goroutine owns the write side
+	state        connState  // see close.go
+	order        closeOrder // how to close, once state is stateClosing
+	ended        bool       // finish ran
+}
+
+// Accept upgrades the request to a websocket. On error the HTTP response has
+// already been written (403 for a refused origin, 4xx for a bad handshake)
+// and the caller only returns.
+//
+// The connection's context keeps the request's values but not its
+// cancellation: a hijacked connection outlives the request.
+func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, error) {
+	patterns := opts.OriginPatterns
+	// "*" means any origin; the library wants that spelled as
+	// InsecureSkipVerify rather than as a pattern.
+	insecure := slices.Contains(patterns, "*")
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols:       opts.Subprotocols,
+		OriginPatterns:     patterns,
+		InsecureSkipVerify: insecure,
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wsconn: accept: %w", err)
+	}
+	return newConn(ws, context.WithoutCancel(r.Context()), opts), nil
+}
+
+func newConn(ws *websocket.Conn, parent context.Context, opts AcceptOptions) *Conn {
+	readLimit := opts.ReadLimit
+	if readLimit == 0 {
+		readLimit = DefaultReadLimit
+	}
+	ws.SetReadLimit(readLimit)
+
+	face := opts.Face
+	if face == "" {
+		face = unknownFace
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c := &Conn{
+		ws:           ws,
+		log:          log,
+		metrics:      metricsFor(face),
+		msgType:      websocket.MessageText,
+		queueSize:    opts.QueueSize,
+		queueBytes:   opts.QueueBytes,
+		writeTimeout: opts.WriteTimeout,
+	}
+	if opts.Binary {
+		c.msgType = websocket.MessageBinary
+	}
+	if c.queueSize <= 0 {
+		c.queueSize = DefaultQueueSize
+	}
+	if c.queueBytes <= 0 {
+		c.queueBytes = DefaultQueueBytes
+	}
+	if c.writeTimeout <= 0 {
+		c.writeTimeout = DefaultWriteTimeout
+	}
+	c.ctx, c.cancel = context.WithCancel(parent)
+	c.metrics.connections.Inc()
+	return c
+}
+
+// Read returns the next text or binary message. Ping, pong and close frames
+// are handled inside. An error means the connection has ended (peer gone,
+// close frame received, message over the read limit, or ctx done — a
+// cancelled ctx drops the connection, as the websocket library does).
+func (c *Conn) Read(ctx context.Context) ([]byte, error) {
+	_, b, err := c.ws.Read(ctx)
+	if err != nil {
+		c.abort()
+		return nil, fmt.Errorf("wsconn: read: %w", err)
+	}
+	return b, nil
+}
+
+// Subprotocol returns the negotiated subprotocol ("" for none).
+func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// Done is closed once the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.ctx.Done() }
+
+// Context is cancelled once the connection has ended, after any close
+// handshake, so it is safe to pass to Read as well.
+func (c *Conn) Context() context.Context { return c.ctx }
