@@ -2,9 +2,76 @@ package app
 
 import (
 	"net/http"
+
+	"github.com/switchboard-hub/switchboard/bridge"
+	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
+	"github.com/switchboard-hub/switchboard/bridge/control"
+	"github.com/switchboard-hub/switchboard/bridge/drp"
+	"github.com/switchboard-hub/switchboard/bridge/fanout"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
+
+// deps builds what every face shares: clients of the core, the one fan-out
+// of this process and its edge's Control stream (started here).
+func (a *App) deps() bridge.Deps {
+	hubClient := pb.NewHubServiceClient(a.bridgeConn)
+	sessions := pb.NewSessionServiceClient(a.bridgeConn)
+	router := control.New(sessions, nodeName(a.cfg)+"/"+randomHex(8), a.log)
+	a.goRun("control stream", router.Run)
+	return bridge.Deps{
+		Hub:      hubClient,
+		Sessions: sessions,
+		Fanout:   fanout.New(hubClient, fanout.Options{Logger: a.log}),
+		Control:  router,
+		Logger:   a.log,
+		Node:     nodeName(a.cfg),
+	}
+}
 
 // mountFaces puts every protocol face on the HTTP mux.
 func (a *App) mountFaces(mux *http.ServeMux) error {
+	deps := a.deps()
+
+	// Digital Rebar Provision: GET /api/v3/ws, POST /api/v3/events.
+	admins := make([]drp.Admin, 0, len(a.cfg.Admins))
+	for _, ad := range a.cfg.Admins {
+		admins = append(admins, drp.Admin{Username: ad.Username, Password: ad.Password})
+	}
+	drpFace := drp.New(deps, drp.Options{
+		TokenSecret:    []byte(a.cfg.TokenSecret),
+		Admins:         admins,
+		QueueSize:      a.cfg.ClientQueueSize,
+		OriginPatterns: a.cfg.AllowedOrigins,
+		Logger:         a.log,
+	})
+	for _, p := range drpFace.Routes() {
+		mux.Handle(p, drpFace)
+	}
+
+	// Centrifugo v1 server API: POST /api/ (and /api → 301), Redis queue.
+	cf := centrifugo.New(deps, a.centrifugoOptions())
+	mux.Handle(centrifugo.Path, cf)
+	mux.Handle(centrifugo.PathNoSlash, cf)
+	a.goRun("centrifugo redis api", cf.Run)
 	return nil
+}
+
+// centrifugoOptions maps the config onto the Centrifugo face: api_secret,
+// api_insecure (or no secret at all, see insecureAPI) and the "centrifugo"
+// section; the Redis queue defaults to the Redis engine's address.
+func (a *App) centrifugoOptions() centrifugo.Options {
+	c := a.cfg.Centrifugo
+	addr := c.RedisAddress
+	if addr == "" && a.cfg.Engine.Type == "redis" {
+		addr = a.cfg.Engine.Address
+	}
+	return centrifugo.Options{
+		APISecret:      a.cfg.APISecret,
+		APIInsecure:    a.cfg.insecureAPI(),
+		RedisAPI:       c.RedisAPI,
+		RedisAddress:   addr,
+		RedisPrefix:    c.RedisPrefix,
+		RedisNumShards: c.RedisNumShards,
+		Logger:         a.log,
+	}
 }

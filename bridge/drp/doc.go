@@ -1,0 +1,56 @@
+// Package drp is the Digital Rebar Provision face: the event websocket
+// GET /api/v3/ws and the event POST /api/v3/events (wire notes:
+// shared/protocols/drp.md; seed 003, "Websocket Access").
+//
+// A client authenticates before the upgrade (Basic user:password against
+// the configured admins, a Bearer HS256 token signed with token_secret, or
+// ?token=; failures are DRP's bare 401/403 answers), then sends text frames
+// "register type.action.key" and "deregister type.action.key". Each such
+// frame is acknowledged with a "websocket" event to that socket only; other
+// frames are ignored. Matching events arrive as one models.Event JSON object
+// per text frame: Time, Type, Action, Key, Principal, Object, Original.
+//
+// Files, in the order a frame or an event passes them:
+//
+//	handler.go    HTTP entry: routes, options, authentication, upgrade
+//	auth.go       Basic / Bearer / ?token= (drp.md §2), per-event visibility
+//	conn.go       the read loop: filter set, upstream group moves, acks, delivery
+//	parse.go      frame → Command; filter text → Filter (its Match is the
+//	              reference for the matching rules); never panics
+//	translate.go  Filter → pb.Filter; a socket's filters → one SubscribeRequest
+//	encode.go     event → models.Event JSON, once per event per group; acks
+//	events.go     POST /api/v3/events → HubService.Publish
+//	errors.go     close reasons; gRPC status → DRP models.Error
+//
+// Fan-out: every socket's filter set becomes one SubscribeRequest, and
+// sockets with equal sets share one upstream stream through bridge/fanout
+// (group key fanout.FilterSetKey). On a change the socket joins the new
+// group first and leaves the old one only after it has drained (drainTime;
+// its events are filtered by the new set meanwhile), so no event is missed,
+// not even one in flight on the old stream; the overlap's duplicates are
+// dropped by event id. The ack of a frame is sent once the new group is
+// live, so an event published after the client saw its ack reaches it. A
+// socket without a filter that can match has no upstream stream. When the
+// hub refuses an exact set (more filters or values than one subscription
+// may hold, a channel in an unknown namespace), the socket shares the
+// catch-all stream and filters locally with Filter.Match.
+//
+// Sockets are not registered as core sessions: SessionService.Connect hands
+// over (and empties) the user's queue of offline directed events, which DRP
+// has no way to show, so registering would lose them.
+//
+// Deliberate differences from DRP, each named where it is implemented:
+// client frames may be up to Options.ReadLimit (default 4096) bytes instead
+// of melody's 512; a socket holds at most 1024 filters; a literal "*" list
+// alternative ("a,*", "\3") never matches, because the core's Filter cannot
+// express the value "*"; presence (join/leave) events are not delivered;
+// token users cannot publish (the core lets them only read) and do not see
+// user-limited "#" channels of other users; the ack and events carry UTC
+// times; for drainTime after a filter change, events of the old and the new
+// upstream group may interleave out of publish order. Closes say why, with the constants in errors.go.
+//
+// What it must not do: reach into services/ (it is a HubService client
+// through bridge/fanout and nothing more), open one upstream stream per
+// socket, block a fan-out goroutine on a socket, or publish a "websocket"
+// event.
+package drp

@@ -1,0 +1,98 @@
+package drp
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Close codes and reasons this face sends in websocket close frames. DRP
+// itself only ever dropped connections (melody); these say why.
+const (
+	// closeShutdown: the server is stopping.
+	closeShutdown  = websocket.StatusGoingAway
+	reasonShutdown = "server shutting down"
+	// closeUnavailable: the socket's upstream subscription could not be
+	// opened, or it ended; the client should reconnect and register again.
+	closeUnavailable    = websocket.StatusTryAgainLater
+	reasonUnavailable   = "event hub unavailable"
+	reasonUpstreamEnded = "event stream ended"
+	// closeTooManyFilters: the socket registered more than maxFilters
+	// distinct filters.
+	closeTooManyFilters  = websocket.StatusPolicyViolation
+	reasonTooManyFilters = "too many filters"
+)
+
+// The models.Error JSON of DRP (models/errors.go), used for every error
+// answer of POST /api/v3/events. Keys in this order, all always present.
+type drpError struct {
+	Model    string   `json:"Model"`
+	Key      string   `json:"Key"`
+	Type     string   `json:"Type"`
+	Messages []string `json:"Messages"`
+	Code     int      `json:"Code"`
+}
+
+// Error types DRP uses (frontend/frontend.go, frontend/events.go). Decode
+// and content-type errors carry the request method as Type, as DRP's
+// assureDecode does.
+const (
+	errTypeAPI        = "API_ERROR"
+	errTypeAuth       = "AUTH"
+	errTypeValidation = "ValidationError"
+)
+
+// errModel is the Model of this face's errors: the events API.
+const errModel = "events"
+
+// writeError answers with a models.Error body.
+func writeError(w http.ResponseWriter, code int, typ string, msgs ...string) {
+	if msgs == nil {
+		msgs = []string{}
+	}
+	body, err := json.Marshal(drpError{Model: errModel, Type: typ, Messages: msgs, Code: code})
+	if err != nil {
+		// Strings only; cannot fail. Fall back to a bare status.
+		w.WriteHeader(code)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}
+
+// hubError is the one table from a HubService status to this face's answer.
+// Messages of invalid-input statuses are shown with the canonical field
+// names turned into DRP's; anything else shows a fixed text, never the
+// core's internal details.
+func hubError(err error) (code int, typ, msg string) {
+	st, _ := status.FromError(err)
+	switch st.Code() {
+	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.OutOfRange:
+		return http.StatusUnprocessableEntity, errTypeValidation, drpFieldNames.Replace(st.Message())
+	case codes.PermissionDenied:
+		return http.StatusForbidden, errTypeAuth, st.Message()
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests, errTypeAPI, "event hub is overloaded; retry later"
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return http.StatusServiceUnavailable, errTypeAPI, reasonUnavailable
+	default:
+		return http.StatusInternalServerError, errTypeAPI, "internal error"
+	}
+}
+
+// drpFieldNames renames the canonical event fields named in the hub's
+// validation messages (README mapping table).
+var drpFieldNames = strings.NewReplacer(
+	"event.channel", "Type",
+	"event.name", "Action",
+	"event.key", "Key",
+	"event.data", "Object",
+	"event.previous", "Original",
+	"event.publisher.user", "Principal",
+	"event.time", "Time",
+)

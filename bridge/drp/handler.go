@@ -1,0 +1,152 @@
+package drp
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/switchboard-hub/switchboard/bridge"
+	"github.com/switchboard-hub/switchboard/bridge/fanout"
+	"github.com/switchboard-hub/switchboard/bridge/wsconn"
+)
+
+// Paths the face serves (drp.md §1, §2). Mount both on the handler, e.g.
+//
+//	for _, p := range h.Routes() { mux.Handle(p, h) }
+const (
+	PathWS     = "/api/v3/ws"
+	PathEvents = "/api/v3/events"
+)
+
+// Face names this face in metrics, fan-out groups and logs.
+const Face = "drp"
+
+// DefaultReadLimit is the largest client frame accepted when
+// Options.ReadLimit is 0. DRP (melody's default) closed the connection on
+// frames over 512 bytes; 4096 keeps that behaviour for absurd frames while
+// leaving room for long comma lists of keys.
+const DefaultReadLimit = 4096
+
+// DefaultMaxBodyBytes bounds a POST /api/v3/events body when
+// Options.MaxBodyBytes is 0. The hub enforces its own payload limit
+// (max_payload_bytes) on what is left after decoding.
+const DefaultMaxBodyBytes = 4 << 20
+
+// Options configure the face. The app fills them from its config file.
+type Options struct {
+	// TokenSecret is token_secret: the HS256 key of bearer tokens (sub = user).
+	// Empty: bearer tokens are refused.
+	TokenSecret []byte
+	// Admins may log in with user name and password (admins).
+	Admins []Admin
+	// ReadLimit is the largest client frame in bytes (0: DefaultReadLimit).
+	// A larger frame closes the connection (StatusMessageTooBig).
+	ReadLimit int64
+	// QueueSize is how many frames may wait for one socket before it is cut
+	// off as a slow consumer (client_queue_size; 0: wsconn's default).
+	QueueSize int
+	// OriginPatterns are the browser origins allowed besides the server's
+	// own host (allowed_origins; "*" allows any). Clients that send no
+	// Origin header (the DRP CLI and Go client) are always accepted.
+	OriginPatterns []string
+	// MaxBodyBytes bounds a POST body (0: DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// Logger (nil: deps.Logger, then slog.Default()).
+	Logger *slog.Logger
+}
+
+// Handler serves the DRP event websocket and the event POST endpoint.
+type Handler struct {
+	deps   bridge.Deps
+	fan    *fanout.Fanout
+	opts   Options
+	auth   authenticator
+	log    *slog.Logger
+	accept wsconn.AcceptOptions
+}
+
+// New builds the face. It uses deps.Hub (publish) and deps.Fanout (shared
+// upstream streams); when deps.Fanout is nil the face makes its own on
+// deps.Hub.
+func New(deps bridge.Deps, opts Options) *Handler {
+	log := opts.Logger
+	if log == nil {
+		log = deps.Logger
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("face", Face)
+	if opts.ReadLimit == 0 {
+		opts.ReadLimit = DefaultReadLimit
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	fan := deps.Fanout
+	if fan == nil {
+		fan = fanout.New(deps.Hub, fanout.Options{Logger: log})
+	}
+	return &Handler{
+		deps: deps,
+		fan:  fan,
+		opts: opts,
+		auth: authenticator{admins: opts.Admins, tokenSecret: opts.TokenSecret},
+		log:  log,
+		accept: wsconn.AcceptOptions{
+			OriginPatterns: opts.OriginPatterns,
+			ReadLimit:      opts.ReadLimit,
+			QueueSize:      opts.QueueSize,
+			Logger:         log,
+			Face:           Face,
+		},
+	}
+}
+
+// Routes lists the paths to mount the handler on.
+func (h *Handler) Routes() []string { return []string{PathWS, PathEvents} }
+
+// ServeHTTP routes to the websocket or the event POST. Wrong methods get
+// DRP's 405 error JSON; the check comes before authentication, as DRP's
+// router answers before its auth middleware runs.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case PathWS:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, r, http.MethodGet)
+			return
+		}
+		h.serveWS(w, r)
+	case PathEvents:
+		if r.Method != http.MethodPost {
+			methodNotAllowed(w, r, http.MethodPost)
+			return
+		}
+		h.serveEvents(w, r)
+	default:
+		writeError(w, http.StatusNotFound, r.Method, "No route")
+	}
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
+	w.Header().Set("Allow", allow)
+	writeError(w, http.StatusMethodNotAllowed, r.Method, "Method not allowed")
+}
+
+// serveWS authenticates, upgrades and serves one socket until it ends. The
+// request's context ends when the server shuts down; the socket is then
+// closed with StatusGoingAway.
+func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
+	id, aerr := h.auth.authenticate(r)
+	if aerr != nil {
+		h.log.Info("websocket refused", "status", aerr.status, "reason", aerr.reason, "remote", r.RemoteAddr)
+		aerr.write(w)
+		return
+	}
+	conn, err := wsconn.Accept(w, r, h.accept)
+	if err != nil {
+		// Accept has answered (bad handshake, refused origin).
+		h.log.Info("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	newSocket(h, conn, id).serve(r.Context())
+}
