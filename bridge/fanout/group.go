@@ -7,6 +7,8 @@ import (
 	"io"
 	"sync/atomic"
 
+	"google.golang.org/protobuf/proto"
+
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
@@ -123,6 +125,10 @@ func (g *group) run(req *pb.SubscribeRequest) {
 }
 
 func (g *group) open(req *pb.SubscribeRequest) (subscribeStream, error) {
+	// The stream stands for many sockets, which report their own presence:
+	// it must not count as a session of its own.
+	req = proto.CloneOf(req)
+	req.Shared = true
 	stream, err := g.f.hub.Subscribe(g.ctx, req)
 	if err != nil {
 		return nil, err

@@ -44,7 +44,7 @@ func (s *SessionServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*p
 	h.reg.add(sess)
 	sessionsGauge.Inc()
 	resp := &pb.ConnectResponse{Session: info}
-	if info.User != "" {
+	if info.User != "" && req.DrainQueue {
 		queued, err := h.eng.Drain(ctx, info.Tenant, info.User)
 		if err != nil {
 			h.log.Warn("reading queued messages failed", "user", info.User, "err", err)

@@ -167,6 +167,16 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 // streamSession finds the session a stream belongs to, or makes the
 // stream's own.
 func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.SubscribeRequest) (*session, error) {
+	if req.Shared {
+		if !id.Trusted {
+			return nil, fmt.Errorf("shared needs an api key: %w", errPermission)
+		}
+		if req.SessionId != "" {
+			return nil, invalid("shared", "a shared stream belongs to no session; leave session_id empty")
+		}
+		// Not registered: no presence, no control orders.
+		return &session{info: &pb.Session{Id: newID(), Face: id.Face, Node: h.node.Id}}, nil
+	}
 	if req.SessionId != "" {
 		if !id.Trusted {
 			return nil, fmt.Errorf("session_id needs an api key: %w", errPermission)

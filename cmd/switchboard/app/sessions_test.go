@@ -114,14 +114,19 @@ func TestSendQueuesForOfflineUser(t *testing.T) {
 			t.Fatalf("send = %v, %v; want queued", resp, err)
 		}
 	}
-	c, err := srv.Sessions.Connect(ctx, &pb.ConnectRequest{Session: &pb.Session{User: "8"}})
+	// A face that cannot show queued events leaves the queue alone.
+	c0, err := srv.Sessions.Connect(ctx, &pb.ConnectRequest{Session: &pb.Session{User: "8"}})
+	if err != nil || len(c0.Queued) != 0 {
+		t.Fatalf("connect without drain_queue = %v, %v; want nothing handed over", c0, err)
+	}
+	c, err := srv.Sessions.Connect(ctx, &pb.ConnectRequest{DrainQueue: true, Session: &pb.Session{User: "8"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := datas(c.Queued); got != "2,3" {
 		t.Fatalf("queued = %s, want the newest 2 oldest first", got)
 	}
-	c2, _ := srv.Sessions.Connect(ctx, &pb.ConnectRequest{Session: &pb.Session{User: "8"}})
+	c2, _ := srv.Sessions.Connect(ctx, &pb.ConnectRequest{DrainQueue: true, Session: &pb.Session{User: "8"}})
 	if len(c2.Queued) != 0 {
 		t.Fatalf("queue not emptied: %v", c2.Queued)
 	}
@@ -172,5 +177,27 @@ func TestUserLimitedChannels(t *testing.T) {
 	}
 	if got := next(t, wild).GetEvent().GetData(); got != `"public"` {
 		t.Fatalf("user 43 with a wildcard got %s, want only the public event", got)
+	}
+}
+
+func TestSharedStreamIsNoSession(t *testing.T) {
+	srv := apptest.Start(t, nil)
+	ctx := context.Background()
+	shared, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Shared: true, Filters: []*pb.Filter{{Channels: []string{"room"}}}})
+	p, err := srv.Hub.Presence(ctx, &pb.PresenceRequest{Channel: "room"})
+	if err != nil || len(p.Sessions) != 0 {
+		t.Fatalf("presence with only a shared stream = %v, %v; want none", p, err)
+	}
+	publish(t, srv.Hub, &pb.Event{Channel: "room", Data: "1"})
+	if got := next(t, shared).GetEvent().GetData(); got != "1" {
+		t.Fatalf("shared stream got %s", got)
+	}
+	user := pb.NewHubServiceClient(apptest.Dial(t, srv.GRPCAddr, bearer(t, srv, "5")))
+	st, err := user.Subscribe(ctx, &pb.SubscribeRequest{Shared: true, Filters: []*pb.Filter{{Channels: []string{"room"}}}})
+	if err == nil {
+		_, err = st.Recv()
+	}
+	if status.Code(err) != codes.PermissionDenied {
+		t.Fatalf("shared stream with a user token: %v, want PermissionDenied", err)
 	}
 }

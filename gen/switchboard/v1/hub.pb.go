@@ -348,7 +348,11 @@ type SubscribeRequest struct {
 	Since []*ChannelPosition `protobuf:"bytes,2,rep,name=since,proto3" json:"since,omitempty"`
 	// Session the stream belongs to (from SessionService.Connect). When empty
 	// the stream is its own session, owned by the caller's user.
-	SessionId     string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	SessionId string `protobuf:"bytes,3,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	// The stream serves many connections of a bridge, which report their own
+	// presence through SessionService.Join: the stream is no session of its
+	// own and does not appear in presence. Needs an api key.
+	Shared        bool `protobuf:"varint,4,opt,name=shared,proto3" json:"shared,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -402,6 +406,13 @@ func (x *SubscribeRequest) GetSessionId() string {
 		return x.SessionId
 	}
 	return ""
+}
+
+func (x *SubscribeRequest) GetShared() bool {
+	if x != nil {
+		return x.Shared
+	}
+	return false
 }
 
 // SubscribeResponse is one message of an event stream.
@@ -1875,12 +1886,13 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x10queue_if_offline\x18\x02 \x01(\bR\x0equeueIfOffline\">\n" +
 	"\fSendResponse\x12\x16\n" +
 	"\x06online\x18\x01 \x01(\bR\x06online\x12\x16\n" +
-	"\x06queued\x18\x02 \x01(\bR\x06queued\"\x9a\x01\n" +
+	"\x06queued\x18\x02 \x01(\bR\x06queued\"\xb2\x01\n" +
 	"\x10SubscribeRequest\x120\n" +
 	"\afilters\x18\x01 \x03(\v2\x16.switchboard.v1.FilterR\afilters\x125\n" +
 	"\x05since\x18\x02 \x03(\v2\x1f.switchboard.v1.ChannelPositionR\x05since\x12\x1d\n" +
 	"\n" +
-	"session_id\x18\x03 \x01(\tR\tsessionId\"\x8a\x02\n" +
+	"session_id\x18\x03 \x01(\tR\tsessionId\x12\x16\n" +
+	"\x06shared\x18\x04 \x01(\bR\x06shared\"\x8a\x02\n" +
 	"\x11SubscribeResponse\x12<\n" +
 	"\n" +
 	"subscribed\x18\x01 \x01(\v2\x1a.switchboard.v1.SubscribedH\x00R\n" +

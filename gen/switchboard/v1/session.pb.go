@@ -29,7 +29,11 @@ type ConnectRequest struct {
 	Session *Session `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
 	// Edge that holds the connection: control orders for the session go to
 	// the Control stream opened with this edge id.
-	Edge          string `protobuf:"bytes,2,opt,name=edge,proto3" json:"edge,omitempty"`
+	Edge string `protobuf:"bytes,2,opt,name=edge,proto3" json:"edge,omitempty"`
+	// Hand over the directed events queued for the user while offline (in
+	// `queued`) and empty the queue. Faces that cannot show such events leave
+	// it false, so the queue waits for a face that can.
+	DrainQueue    bool `protobuf:"varint,3,opt,name=drain_queue,json=drainQueue,proto3" json:"drain_queue,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -78,13 +82,20 @@ func (x *ConnectRequest) GetEdge() string {
 	return ""
 }
 
+func (x *ConnectRequest) GetDrainQueue() bool {
+	if x != nil {
+		return x.DrainQueue
+	}
+	return false
+}
+
 // ConnectResponse confirms a session.
 type ConnectResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The registered session.
 	Session *Session `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
-	// Directed events queued for the user while offline, oldest first; the
-	// queue is emptied by this call.
+	// With drain_queue: the directed events queued for the user while
+	// offline, oldest first; the queue is emptied by this call.
 	Queued        []*Event `protobuf:"bytes,2,rep,name=queued,proto3" json:"queued,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -656,10 +667,12 @@ var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/hub.proto\"W\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/hub.proto\"x\n" +
 	"\x0eConnectRequest\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x12\n" +
-	"\x04edge\x18\x02 \x01(\tR\x04edge\"s\n" +
+	"\x04edge\x18\x02 \x01(\tR\x04edge\x12\x1f\n" +
+	"\vdrain_queue\x18\x03 \x01(\bR\n" +
+	"drainQueue\"s\n" +
 	"\x0fConnectResponse\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12-\n" +
 	"\x06queued\x18\x02 \x03(\v2\x15.switchboard.v1.EventR\x06queued\"-\n" +
