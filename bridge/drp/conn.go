@@ -59,6 +59,8 @@ type socket struct {
 	// locally (catch-all and draining ones). Written by the read loop.
 	current atomic.Pointer[[]Filter]
 
+	sess *session // the socket as a core session; nil without a control router
+
 	mu       sync.Mutex
 	cur      *member              // the live membership; nil when no filter can match
 	draining map[*member]struct{} // previous memberships, until drainTime has passed
@@ -81,6 +83,12 @@ func newSocket(h *Handler, conn *wsconn.Conn, id identity) *socket {
 // ctx is the server's: when it ends the socket is closed with
 // StatusGoingAway.
 func (s *socket) serve(ctx context.Context) {
+	if err := s.connect(ctx); err != nil {
+		s.log.Warn("websocket closed", "reason", reasonUnavailable, "err", err)
+		s.conn.Close(closeUnavailable, reasonUnavailable)
+		return
+	}
+	defer s.sess.end()
 	defer s.leave()
 	stop := context.AfterFunc(ctx, func() { s.conn.Close(closeShutdown, reasonShutdown) })
 	defer stop()
@@ -123,6 +131,7 @@ func (s *socket) handle(frame []byte) {
 			s.conn.Close(closeUnavailable, reasonUnavailable)
 			return
 		}
+		s.sess.syncPresence(s.parsedFilters())
 	}
 	ack, err := encodeAck(cmd.Verb, cmd.Filter, time.Now())
 	if err != nil {
@@ -318,6 +327,9 @@ func (s *socket) deliver(m *member, ev *pb.Event, frame []byte) {
 		return
 	}
 	if !s.id.Admin && !userMayReceive(ev.GetChannel(), s.id.User) {
+		return
+	}
+	if s.sess.isExcluded(ev.GetChannel()) {
 		return
 	}
 	if m.local || m.draining.Load() {

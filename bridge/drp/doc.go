@@ -35,9 +35,11 @@
 // may hold, a channel in an unknown namespace), the socket shares the
 // catch-all stream and filters locally with Filter.Match.
 //
-// Sockets are not registered as core sessions: SessionService.Connect hands
-// over (and empties) the user's queue of offline directed events, which DRP
-// has no way to show, so registering would lose them.
+// Every socket is a core session (session.go, through bridge/control): it
+// is in the presence of the exact Types its filters name, HubService.
+// Disconnect of its user closes it, Unsubscribe stops a Type, and directed
+// events reach it when its filters match. DRP has no way to show offline
+// messages, so the user's queue is left for a face that can.
 //
 // Deliberate differences from DRP, each named where it is implemented:
 // client frames may be up to Options.ReadLimit (default 4096) bytes instead
