@@ -91,8 +91,13 @@ func TestRedisRestart(t *testing.T) {
 	poll(t, "Healthy after the server returned", func() bool { return e.Healthy(ctx) == nil })
 	publishUntilDelivered(t, e, h, "t", "c")
 
-	_, _, err = e.History(ctx, "t", "c", engine.HistoryQuery{Since: before})
-	if !errors.Is(err, engine.ErrPositionGone) {
-		t.Fatalf("History since a position from before the restart: %v, want ErrPositionGone", err)
-	}
+	// Other pooled connections may still hold the dead server's socket and
+	// fail once each; the answer that matters is the first real one.
+	poll(t, "History since a position from before the restart to be ErrPositionGone", func() bool {
+		_, _, err = e.History(ctx, "t", "c", engine.HistoryQuery{Since: before})
+		if err != nil && !errors.Is(err, engine.ErrPositionGone) {
+			t.Logf("History after restart: %v", err)
+		}
+		return errors.Is(err, engine.ErrPositionGone)
+	})
 }
