@@ -1,0 +1,187 @@
+package app_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// Cross-face tests: an event published through one face reaches matching
+// subscribers on every other face, each in its own wire format.
+
+// centrifugoCall posts one signed v1 command and returns the reply array.
+func centrifugoCall(t *testing.T, srv *apptest.Server, body string) string {
+	t.Helper()
+	mac := hmac.New(sha256.New, []byte(apptest.TestSecret))
+	mac.Write([]byte(body))
+	req, _ := http.NewRequest(http.MethodPost, srv.HTTPURL+"/api/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Sign", hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("centrifugo %s: %d %s", body, resp.StatusCode, b)
+	}
+	return string(b)
+}
+
+// drpSocket opens a DRP websocket for user, registers filter and waits for the ack.
+func drpSocket(t *testing.T, srv *apptest.Server, user, filter string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	h := http.Header{"Authorization": {"Bearer " + srv.Token(t, user)}}
+	ws, _, err := websocket.Dial(ctx, srv.WSURL+"/api/v3/ws", &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	if err := ws.Write(ctx, websocket.MessageText, []byte("register "+filter)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ack, err := ws.Read(ctx); err != nil || !strings.Contains(string(ack), `"Type":"websocket"`) {
+		t.Fatalf("ack: %s %v", ack, err)
+	}
+	return ws
+}
+
+func readJSON(t *testing.T, ws *websocket.Conn) map[string]json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, b, err := ws.Read(ctx)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("frame %s: %v", b, err)
+	}
+	return m
+}
+
+// restStream opens POST /v1/subscribe and returns a function reading the next event.
+func restStream(t *testing.T, srv *apptest.Server, body string) func() map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.HTTPURL+"/v1/subscribe", strings.NewReader(body))
+	req.Header.Set("Authorization", "apikey "+apptest.TestSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	sc := bufio.NewScanner(resp.Body)
+	next := func() map[string]any {
+		for sc.Scan() {
+			var m struct{ Result map[string]any }
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				t.Fatalf("line %s: %v", sc.Bytes(), err)
+			}
+			if ev, ok := m.Result["event"].(map[string]any); ok {
+				return ev
+			}
+			if _, ok := m.Result["subscribed"]; !ok {
+				continue
+			}
+			return m.Result
+		}
+		t.Fatalf("REST stream ended: %v", sc.Err())
+		return nil
+	}
+	if _, ok := next()["subscribed"]; !ok {
+		t.Fatal("REST stream: no subscribed first")
+	}
+	return next
+}
+
+func TestCentrifugoPublishReachesEveryFace(t *testing.T) {
+	srv := apptest.Start(t, nil)
+	grpcStream, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"news"}}}})
+	rest := restStream(t, srv, `{"filters":[{"channels":["news"]}]}`)
+	drp := drpSocket(t, srv, "alice", "news.*.*")
+
+	data := `{"text":"hi","n":[1,2]}`
+	reply := centrifugoCall(t, srv, `{"method":"publish","params":{"channel":"news","data":`+data+`,"client":"c1"}}`)
+	if reply != `[{"method":"publish","error":null,"body":null}]` {
+		t.Fatalf("reply %s", reply)
+	}
+	if ev := next(t, grpcStream).GetEvent(); ev.Data != data || ev.GetPublisher().GetClient() != "c1" {
+		t.Fatalf("gRPC got %v", ev)
+	}
+	if ev := rest(); ev["data"] != data {
+		t.Fatalf("REST got %v", ev)
+	}
+	if m := readJSON(t, drp); string(m["Type"]) != `"news"` || string(m["Object"]) != data {
+		t.Fatalf("DRP got %v", m)
+	}
+}
+
+func TestDRPPublishReachesEveryFace(t *testing.T) {
+	srv := apptest.Start(t, func(c *app.Config) { c.Admins = []app.Admin{{Username: "admin", Password: "pw"}} })
+	grpcStream, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"machines"}, Names: []string{"update"}}}})
+	rest := restStream(t, srv, `{"filters":[{"channels":["machines"]}]}`)
+	drp := drpSocket(t, srv, "bob", "machines.*.*")
+
+	req, _ := http.NewRequest(http.MethodPost, srv.HTTPURL+"/api/v3/events", strings.NewReader(`{"Type":"machines","Action":"update","Key":"m1","Object":{"Name":"m1"}}`))
+	req.SetBasicAuth("admin", "pw")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("POST /api/v3/events: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	if ev := next(t, grpcStream).GetEvent(); ev.Key != "m1" || ev.Data != `{"Name":"m1"}` || ev.GetPublisher().GetUser() != "admin" {
+		t.Fatalf("gRPC got %v", ev)
+	}
+	if ev := rest(); ev["key"] != "m1" {
+		t.Fatalf("REST got %v", ev)
+	}
+	if m := readJSON(t, drp); string(m["Key"]) != `"m1"` {
+		t.Fatalf("DRP got %v", m)
+	}
+	// And the Centrifugo API sees it in history.
+	h := centrifugoCall(t, srv, `{"method":"history","params":{"channel":"machines"}}`)
+	if !strings.Contains(h, `"data":{"Name":"m1"}`) {
+		t.Fatalf("centrifugo history: %s", h)
+	}
+}
+
+func TestCentrifugoDisconnectAndUnsubscribeReachWebsockets(t *testing.T) {
+	srv := apptest.Start(t, nil)
+	alice := drpSocket(t, srv, "alice", "a,b.*.*")
+	bob := drpSocket(t, srv, "bob", "a.*.*")
+	p := centrifugoCall(t, srv, `{"method":"presence","params":{"channel":"a"}}`)
+	if !strings.Contains(p, `"user":"alice"`) || !strings.Contains(p, `"user":"bob"`) {
+		t.Fatalf("presence across faces: %s", p)
+	}
+	centrifugoCall(t, srv, `[{"method":"unsubscribe","params":{"channel":"a","user":"alice"}},{"method":"disconnect","params":{"user":"bob"}}]`)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if _, _, err := bob.Read(ctx); websocket.CloseStatus(err) == -1 {
+		t.Fatalf("bob after disconnect: %v, want a close frame", err)
+	}
+	centrifugoCall(t, srv, `{"method":"publish","params":{"channel":"a","data":1}}`)
+	centrifugoCall(t, srv, `{"method":"publish","params":{"channel":"b","data":2}}`)
+	if m := readJSON(t, alice); string(m["Type"]) != `"b"` {
+		t.Fatalf("alice after unsubscribe from a got %v", m)
+	}
+}
