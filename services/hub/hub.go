@@ -2,8 +2,6 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"log/slog"
 	"os"
 	"runtime"
@@ -89,7 +87,7 @@ func New(opts Options) *Hub {
 		},
 		namespaces: map[string]channelOptions{},
 		node: &pb.NodeInfo{
-			Id:        newID(),
+			Id:        engine.NewID(),
 			Name:      opts.NodeName,
 			Version:   opts.Version,
 			StartedAt: timestamppb.Now(),
@@ -249,11 +247,4 @@ func (s *session) streamList() []*stream {
 		out = append(out, st)
 	}
 	return out
-}
-
-// newID returns a random URL-safe id of 22 characters.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -126,7 +126,7 @@ func (s *HubServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.SendResp
 	}
 	ev = proto.Clone(ev).(*pb.Event)
 	if ev.Id == "" {
-		ev.Id = newID()
+		ev.Id = engine.NewID()
 	}
 	if ev.Time == nil {
 		ev.Time = nowTimestamp()

@@ -31,7 +31,7 @@ func (s *SessionServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*p
 	}
 	info := proto.Clone(req.Session).(*pb.Session)
 	if info.Id == "" {
-		info.Id = newID()
+		info.Id = engine.NewID()
 	} else if h.reg.get(info.Id) != nil {
 		return nil, h.toStatus(invalid("session.id", "session %q already exists", info.Id))
 	}

@@ -175,7 +175,7 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 			return nil, invalid("shared", "a shared stream belongs to no session; leave session_id empty")
 		}
 		// Not registered: no presence, no control orders.
-		return &session{info: &pb.Session{Id: newID(), Face: id.Face, Node: h.node.Id}}, nil
+		return &session{info: &pb.Session{Id: engine.NewID(), Face: id.Face, Node: h.node.Id}}, nil
 	}
 	if req.SessionId != "" {
 		if !id.Trusted {
@@ -194,7 +194,7 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 	s := &session{
 		implicit: true,
 		info: &pb.Session{
-			Id:          newID(),
+			Id:          engine.NewID(),
 			User:        id.User,
 			Tenant:      tenant,
 			Face:        strings.TrimSpace(id.Face),

@@ -34,7 +34,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 		return nil, errDirected
 	}
 	if ev.Id == "" {
-		ev.Id = newID()
+		ev.Id = engine.NewID()
 	}
 	if ev.Time == nil {
 		ev.Time = timestamppb.Now()
@@ -64,7 +64,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 		// One copy serves history and the handler: the caller keeps ev.
 		var c *pb.Event
 		if keep || deliver {
-			c = cloneEvent(ev)
+			c = engine.CloneEvent(ev)
 		}
 		if keep {
 			st.push(c, opts.Size, now+int64(opts.TTL))

@@ -29,7 +29,7 @@ type stream struct {
 	removed   atomic.Bool
 }
 
-func newStream() *stream { return &stream{epoch: newEpoch()} }
+func newStream() *stream { return &stream{epoch: engine.NewEpoch()} }
 
 // touch keeps the stream (its offset and epoch) until at least t.
 func (s *stream) touch(t int64) {
@@ -128,11 +128,11 @@ func (s *stream) query(q engine.HistoryQuery) ([]*pb.Event, *pb.StreamPosition, 
 	out := make([]*pb.Event, 0, hi-lo+1)
 	if q.Reverse {
 		for off := hi; off >= lo; off-- {
-			out = append(out, cloneEvent(s.at(int(off-first))))
+			out = append(out, engine.CloneEvent(s.at(int(off-first))))
 		}
 	} else {
 		for off := lo; off <= hi; off++ {
-			out = append(out, cloneEvent(s.at(int(off-first))))
+			out = append(out, engine.CloneEvent(s.at(int(off-first))))
 		}
 	}
 	return out, pos, nil

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/engine"
 )
 
 var errNoUserSession = errors.New("memory: session without id")
@@ -100,7 +101,7 @@ func (e *Engine) Enqueue(ctx context.Context, tenant, userID string, ev *pb.Even
 	if max <= 0 {
 		return nil
 	}
-	c := cloneEvent(ev)
+	c := engine.CloneEvent(ev)
 	now := e.now()
 	e.users.mu.Lock()
 	defer e.users.mu.Unlock()

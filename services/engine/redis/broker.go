@@ -48,12 +48,12 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 		return nil, errDirected
 	}
 	if ev.Id == "" {
-		ev.Id = newID()
+		ev.Id = engine.NewID()
 	}
 	if ev.Time == nil {
 		ev.Time = timestamppb.Now()
 	}
-	c := cloneEvent(ev)
+	c := engine.CloneEvent(ev)
 	c.Offset, c.Epoch = 0, "" // the script appends them
 	payload, err := proto.Marshal(c)
 	if err != nil {
@@ -67,7 +67,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 		[]string{e.n.histMeta(ev.Tenant, ev.Channel), e.n.histList(ev.Tenant, ev.Channel)},
 		[]string{
 			string(payload), strconv.Itoa(size), strconv.FormatInt(ttl, 10),
-			strconv.FormatInt(ms(e.opts.MetaTTL), 10), newEpoch(), e.n.event(ev.Tenant, ev.Channel),
+			strconv.FormatInt(ms(e.opts.MetaTTL), 10), engine.NewEpoch(), e.n.event(ev.Tenant, ev.Channel),
 		}).ToArray()
 	if err != nil {
 		return nil, fmt.Errorf("redis: publish: %w", err)
@@ -100,7 +100,7 @@ func (e *Engine) History(ctx context.Context, tenant, channel string, q engine.H
 	res, err := historyScript.Exec(ctx, e.client,
 		[]string{e.n.histMeta(tenant, channel), e.n.histList(tenant, channel)},
 		[]string{
-			strconv.FormatInt(ms(e.opts.MetaTTL), 10), newEpoch(), sinceGiven, sinceOffset, sinceEpoch,
+			strconv.FormatInt(ms(e.opts.MetaTTL), 10), engine.NewEpoch(), sinceGiven, sinceOffset, sinceEpoch,
 			strconv.Itoa(max(q.Limit, 0)), reverse,
 		}).ToArray()
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 func TestControlRoundTrip(t *testing.T) {
@@ -105,41 +104,4 @@ func FuzzParsePresenceEntry(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v string) {
 		parsePresenceEntry(v) // must not panic
 	})
-}
-
-// TestCloneEventCopiesEveryField keeps cloneEvent in step with the proto.
-func TestCloneEventCopiesEveryField(t *testing.T) {
-	ev := &pb.Event{}
-	m := ev.ProtoReflect()
-	fields := m.Descriptor().Fields()
-	for i := 0; i < fields.Len(); i++ {
-		fd := fields.Get(i)
-		switch fd.Kind() {
-		case protoreflect.StringKind:
-			m.Set(fd, protoreflect.ValueOfString("x"))
-		case protoreflect.Int32Kind:
-			m.Set(fd, protoreflect.ValueOfInt32(int32(i+1)))
-		case protoreflect.Uint64Kind:
-			m.Set(fd, protoreflect.ValueOfUint64(uint64(i+1)))
-		case protoreflect.EnumKind:
-			m.Set(fd, protoreflect.ValueOfEnum(1))
-		case protoreflect.MessageKind:
-			sub := m.NewField(fd).Message()
-			sf := sub.Descriptor().Fields().Get(0)
-			switch sf.Kind() {
-			case protoreflect.StringKind:
-				sub.Set(sf, protoreflect.ValueOfString("y"))
-			case protoreflect.Int64Kind:
-				sub.Set(sf, protoreflect.ValueOfInt64(42))
-			default:
-				t.Fatalf("field %s: subfield kind %v not handled by the test", fd.Name(), sf.Kind())
-			}
-			m.Set(fd, protoreflect.ValueOfMessage(sub))
-		default:
-			t.Fatalf("field %s: kind %v not handled by the test; extend it and cloneEvent", fd.Name(), fd.Kind())
-		}
-	}
-	if c := cloneEvent(ev); !proto.Equal(c, ev) {
-		t.Fatalf("cloneEvent lost a field:\n%v\nwant\n%v", c, ev)
-	}
 }

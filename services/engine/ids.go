@@ -1,4 +1,4 @@
-package redis
+package engine
 
 import (
 	"encoding/base64"
@@ -8,29 +8,30 @@ import (
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
-// newID returns 128 random bits as 22 URL-safe characters. The runtime's
-// generator is seeded from the OS per process; ids need to be unique, not
-// secret, and this one costs no system call on the publish path.
-func newID() string {
+// NewID returns 128 random bits as 22 URL-safe characters, for event and
+// session ids. The runtime's generator is seeded from the OS per process;
+// ids need to be unique, not secret, and this one costs no system call on
+// the publish path.
+func NewID() string {
 	var b [16]byte
 	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
 	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// newEpoch returns 64 random bits as 11 URL-safe characters: enough that
+// NewEpoch returns 64 random bits as 11 URL-safe characters: enough that
 // two streams of one channel never share an epoch.
-func newEpoch() string {
+func NewEpoch() string {
 	var b [8]byte
 	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// cloneEvent copies ev's fields into a new message in one allocation.
-// Sub-messages (publisher, recipient, time) are shared: the engine never
-// changes them, and callers must not change them after publishing.
+// CloneEvent copies ev's fields into a new message in one allocation.
+// Sub-messages (publisher, recipient, time) are shared: engines never
+// change them, and callers must not change them after publishing.
 // TestCloneEventCopiesEveryField keeps this list in step with the proto.
-func cloneEvent(ev *pb.Event) *pb.Event {
+func CloneEvent(ev *pb.Event) *pb.Event {
 	return &pb.Event{
 		Id:        ev.Id,
 		Tenant:    ev.Tenant,
