@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
 // eventually polls cond until it holds or the deadline passes.
