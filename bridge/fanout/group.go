@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
@@ -44,6 +45,15 @@ type group struct {
 	dead int // removed members still in all
 
 	snapshot atomic.Pointer[[]*member]
+
+	// Events received and not yet delivered, guarded by pmu. The stream's
+	// goroutine appends; a delivery goroutine, started when pending goes
+	// from empty to non-empty, takes them in batches (see deliverLoop).
+	pmu        sync.Mutex
+	pending    []*pb.Event
+	delivering bool
+	drained    chan struct{} // closed when the running delivery goroutine exits
+	room       chan struct{} // a batch was taken: pending has room again
 }
 
 func (f *Fanout) newGroup(ctx context.Context, k groupKey, req *pb.SubscribeRequest, enc Encoder) *group {
@@ -58,6 +68,7 @@ func (f *Fanout) newGroup(ctx context.Context, k groupKey, req *pb.SubscribeRequ
 		ctx:     sctx,
 		cancel:  cancel,
 		ready:   make(chan struct{}),
+		room:    make(chan struct{}, 1),
 	}
 	g.publishLocked()
 	go g.run(req)
@@ -107,12 +118,14 @@ func (g *group) run(req *pb.SubscribeRequest) {
 	for {
 		msg, err := stream.Recv()
 		if err != nil {
+			// Every event received goes out before the sinks hear of the end.
+			g.waitDelivered()
 			g.upstreamEnded(err)
 			return
 		}
 		switch p := msg.GetPayload().(type) {
 		case *pb.SubscribeResponse_Event:
-			g.deliver(p.Event)
+			g.enqueue(p.Event)
 		case *pb.SubscribeResponse_Unsubscribed:
 			// The hub took a channel away from this stream (Unsubscribe of
 			// the stream's owner). Shared streams are owned by no one user,
@@ -169,12 +182,104 @@ func (g *group) failOpen(err error) {
 	g.cancel()
 }
 
-// deliver encodes ev once and hands the frame to every member of the
-// current snapshot. A member that joins during delivery gets the next event.
-func (g *group) deliver(ev *pb.Event) {
-	frame, err := g.enc(ev)
-	if err != nil {
-		g.f.log.Warn("event not encoded; skipped", "face", g.key.face, "channel", ev.GetChannel(), "id", ev.GetId(), "err", err)
+// Delivery in batches. While the sinks are being served, events that arrive
+// wait in pending; the delivery goroutine then takes up to maxBatch of them
+// and hands each sink all of them in a row. A socket thus gets a burst of
+// frames at once, which its writer sends in one system call, instead of one
+// frame, one wake-up and one system call per event. When events come one
+// at a time, a batch is one event and nothing waits.
+const (
+	// maxBatch bounds the frames one sink is handed in a row; it stays well
+	// below any sensible socket queue (client_queue_size), so that a
+	// healthy socket is never taken for a slow one.
+	maxBatch = 16
+	// maxPending bounds the events waiting for delivery; beyond it the
+	// stream's goroutine stops reading, and the hub's stream queue takes
+	// the strain.
+	maxPending = 4096
+)
+
+// enqueue hands ev to the delivery goroutine, starting one if none runs.
+func (g *group) enqueue(ev *pb.Event) {
+	g.pmu.Lock()
+	for len(g.pending) >= maxPending {
+		g.pmu.Unlock()
+		<-g.room
+		g.pmu.Lock()
+	}
+	g.pending = append(g.pending, ev)
+	if !g.delivering {
+		g.delivering = true
+		g.drained = make(chan struct{})
+		go g.deliverLoop(g.drained)
+	}
+	g.pmu.Unlock()
+}
+
+// deliverLoop delivers pending events in batches until none is left.
+func (g *group) deliverLoop(drained chan struct{}) {
+	defer close(drained)
+	var frames [][]byte
+	var events []*pb.Event
+	for {
+		g.pmu.Lock()
+		if len(g.pending) == 0 {
+			g.delivering = false
+			g.pending = nil
+			g.pmu.Unlock()
+			return
+		}
+		n := min(len(g.pending), maxBatch)
+		events = append(events[:0], g.pending[:n]...)
+		rest := copy(g.pending, g.pending[n:])
+		clear(g.pending[rest:])
+		g.pending = g.pending[:rest]
+		g.pmu.Unlock()
+		select {
+		case g.room <- struct{}{}:
+		default:
+		}
+		frames, events = g.encode(frames[:0], events)
+		g.deliver(events, frames)
+		clear(events)
+		clear(frames)
+	}
+}
+
+// waitDelivered returns once every event enqueued so far has been
+// delivered. Only the stream's goroutine, which enqueues, may call it.
+func (g *group) waitDelivered() {
+	g.pmu.Lock()
+	drained := g.drained
+	running := g.delivering
+	g.pmu.Unlock()
+	if running {
+		<-drained
+	}
+}
+
+// encode encodes each event once, for every sink; an event that cannot be
+// encoded is logged and left out.
+func (g *group) encode(frames [][]byte, events []*pb.Event) ([][]byte, []*pb.Event) {
+	kept := events[:0]
+	for _, ev := range events {
+		frame, err := g.enc(ev)
+		if err != nil {
+			g.f.log.Warn("event not encoded; skipped", "face", g.key.face, "channel", ev.GetChannel(), "id", ev.GetId(), "err", err)
+			continue
+		}
+		kept = append(kept, ev)
+		frames = append(frames, frame)
+	}
+	return frames, kept
+}
+
+// deliver hands every member of the current snapshot the batch, in order.
+// The snapshot is read after the batch was taken, so a member whose
+// Subscribe returned before an event arrived gets that event; a member that
+// joins during delivery gets the next batch.
+func (g *group) deliver(events []*pb.Event, frames [][]byte) {
+	if len(events) == 0 {
 		return
 	}
 	members := *g.snapshot.Load()
@@ -183,8 +288,13 @@ func (g *group) deliver(ev *pb.Event) {
 		if m.removed.Load() {
 			continue
 		}
-		m.sink.Deliver(ev, frame)
-		n++
+		for i, ev := range events {
+			if i > 0 && m.removed.Load() {
+				break // cancelled meanwhile
+			}
+			m.sink.Deliver(ev, frames[i])
+			n++
+		}
 	}
 	g.metrics.delivered.Add(float64(n))
 }

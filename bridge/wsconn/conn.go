@@ -2,6 +2,7 @@ package wsconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,28 +17,31 @@ import (
 // may be called concurrently, except Read, which one goroutine calls in a
 // loop.
 type Conn struct {
-	ws           *websocket.Conn
-	log          *slog.Logger
-	metrics      *faceMetrics
-	msgType      websocket.MessageType
-	queueSize    int
-	queueBytes   int
-	writeTimeout time.Duration
+	ws         *websocket.Conn
+	raw        *rawConn // the hijacked connection; data frames are written here
+	log        *slog.Logger
+	metrics    *faceMetrics
+	msgType    websocket.MessageType
+	queueSize  int
+	queueBytes int
 
 	// ctx is cancelled once the connection has ended; Done is its channel.
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	mu sync.Mutex
-	// Frames waiting to be written are queue[head:]. Written slots are set to
-	// nil at once so a shared frame is not kept alive by this socket.
-	queue        [][]byte
-	head         int
-	pendingBytes int        // bytes in queue[head:]
-	writing      bool       // a writer goroutine owns the write side
-	state        connState  // see close.go
-	order        closeOrder // how to close, once state is stateClosing
-	ended        bool       // finish ran
+	// queue holds the frames waiting for the writer. The writer takes the
+	// whole queue at once and writes it in one go; until that write is done
+	// its frames still count against the limits (inflight, inflightBytes).
+	queue         [][]byte
+	spare         [][]byte // the writer's previous batch, emptied, for reuse
+	pendingBytes  int      // bytes in queue
+	inflight      int      // frames the writer is writing
+	inflightBytes int
+	writing       bool       // a writer goroutine owns the write side
+	state         connState  // see close.go
+	order         closeOrder // how to close, once state is stateClosing
+	ended         bool       // finish ran
 }
 
 // Accept upgrades the request to a websocket. On error the HTTP response has
@@ -51,7 +55,8 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 	// "*" means any origin; the library wants that spelled as
 	// InsecureSkipVerify rather than as a pattern.
 	insecure := slices.Contains(patterns, "*")
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	hw := &hijackWriter{ResponseWriter: w, timeout: effectiveWriteTimeout(opts)}
+	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		Subprotocols:       opts.Subprotocols,
 		OriginPatterns:     patterns,
 		InsecureSkipVerify: insecure,
@@ -60,10 +65,22 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 	if err != nil {
 		return nil, fmt.Errorf("wsconn: accept: %w", err)
 	}
-	return newConn(ws, context.WithoutCancel(r.Context()), opts), nil
+	if hw.raw == nil {
+		// The library upgrades only through Hijack; anything else is a bug.
+		ws.CloseNow()
+		return nil, errors.New("wsconn: accept: the connection was not hijacked")
+	}
+	return newConn(ws, hw.raw, context.WithoutCancel(r.Context()), opts), nil
 }
 
-func newConn(ws *websocket.Conn, parent context.Context, opts AcceptOptions) *Conn {
+func effectiveWriteTimeout(opts AcceptOptions) time.Duration {
+	if opts.WriteTimeout > 0 {
+		return opts.WriteTimeout
+	}
+	return DefaultWriteTimeout
+}
+
+func newConn(ws *websocket.Conn, raw *rawConn, parent context.Context, opts AcceptOptions) *Conn {
 	readLimit := opts.ReadLimit
 	if readLimit == 0 {
 		readLimit = DefaultReadLimit
@@ -79,13 +96,13 @@ func newConn(ws *websocket.Conn, parent context.Context, opts AcceptOptions) *Co
 		log = slog.Default()
 	}
 	c := &Conn{
-		ws:           ws,
-		log:          log,
-		metrics:      metricsFor(face),
-		msgType:      websocket.MessageText,
-		queueSize:    opts.QueueSize,
-		queueBytes:   opts.QueueBytes,
-		writeTimeout: opts.WriteTimeout,
+		ws:         ws,
+		raw:        raw,
+		log:        log,
+		metrics:    metricsFor(face),
+		msgType:    websocket.MessageText,
+		queueSize:  opts.QueueSize,
+		queueBytes: opts.QueueBytes,
 	}
 	if opts.Binary {
 		c.msgType = websocket.MessageBinary
@@ -95,9 +112,6 @@ func newConn(ws *websocket.Conn, parent context.Context, opts AcceptOptions) *Co
 	}
 	if c.queueBytes <= 0 {
 		c.queueBytes = DefaultQueueBytes
-	}
-	if c.writeTimeout <= 0 {
-		c.writeTimeout = DefaultWriteTimeout
 	}
 	c.ctx, c.cancel = context.WithCancel(parent)
 	c.metrics.connections.Inc()

@@ -342,3 +342,27 @@ func TestSubprotocol(t *testing.T) {
 		t.Fatalf("subprotocol client %q server %q", cc.Subprotocol(), c.Subprotocol())
 	}
 }
+
+// Data frames are framed by this package, not the library: every header
+// length form (7-bit, 16-bit, 64-bit) must reach a real client intact, also
+// when frames of different forms leave in one write.
+func TestFrameLengthForms(t *testing.T) {
+	s := startServer(t, wsconn.AcceptOptions{Face: "test-lengths", QueueBytes: 1 << 20})
+	cc, c := s.dial(t, nil)
+	cc.SetReadLimit(1 << 20)
+	sizes := []int{0, 1, 125, 126, 127, 65535, 65536, 200000}
+	for _, n := range sizes {
+		if !c.Send(bytes.Repeat([]byte{byte('a' + n%26)}, n)) {
+			t.Fatalf("Send of %d bytes refused", n)
+		}
+	}
+	for _, n := range sizes {
+		b, err := readMsg(t, cc)
+		if err != nil {
+			t.Fatalf("read %d-byte frame: %v", n, err)
+		}
+		if len(b) != n || (n > 0 && (b[0] != byte('a'+n%26) || b[n-1] != byte('a'+n%26))) {
+			t.Fatalf("frame of %d bytes arrived as %d bytes", n, len(b))
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 
 	"github.com/coder/websocket"
 )
@@ -13,28 +14,25 @@ import (
 // as read-only. Send reports false when the frame was not queued: the
 // connection is closing, or the queue is full — then the socket is closed
 // as a slow consumer (StatusPolicyViolation, ReasonSlowConsumer).
+//
+// Frames queued while the writer is busy leave together, in one system
+// call, when it comes back for them.
 func (c *Conn) Send(frame []byte) bool {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
 		return false
 	}
-	waiting := len(c.queue) - c.head
-	if waiting >= c.queueSize || (waiting > 0 && c.pendingBytes+len(frame) > c.queueBytes) {
+	waiting := len(c.queue) + c.inflight
+	if waiting >= c.queueSize || (waiting > 0 && c.pendingBytes+c.inflightBytes+len(frame) > c.queueBytes) {
 		c.beginCloseLocked(closeOrder{kind: closeDrop, code: websocket.StatusPolicyViolation, reason: ReasonSlowConsumer})
 		c.mu.Unlock()
 		c.metrics.slow.Inc()
 		c.log.Info("websocket closed", "reason", ReasonSlowConsumer, "queued_frames", waiting)
 		return false
 	}
-	if len(c.queue) == cap(c.queue) && c.head >= len(c.queue)/2 {
-		// At least half the slots were written: reuse them rather than grow
-		// the slice. (Compacting for fewer would copy the queue over and
-		// over while the writer lags.)
-		n := copy(c.queue, c.queue[c.head:])
-		clear(c.queue[n:])
-		c.queue = c.queue[:n]
-		c.head = 0
+	if c.queue == nil && c.spare != nil {
+		c.queue, c.spare = c.spare, nil
 	}
 	c.queue = append(c.queue, frame)
 	c.pendingBytes += len(frame)
@@ -48,25 +46,32 @@ func (c *Conn) Send(frame []byte) bool {
 	return true
 }
 
-// writeLoop owns the write side while it runs: it writes queued frames in
-// order and, when the connection is closing, performs the close itself so
-// that a close frame never overtakes a data frame.
+// keepCap is the largest batch slice a socket keeps for reuse between
+// writes; an idle socket keeps none.
+const keepCap = 64
+
+// writeLoop owns the write side while it runs: it writes the queued frames
+// in order, a whole queue per system call, and, when the connection is
+// closing, performs the close itself so that a close frame never overtakes
+// a data frame.
 func (c *Conn) writeLoop() {
 	for {
 		c.mu.Lock()
 		switch {
 		case c.state == stateEnded:
 			c.writing = false
+			c.releaseQueueLocked()
 			c.mu.Unlock()
 			return
 		case c.state == stateClosing && c.order.kind == closeDrop:
 			c.writing = false
+			c.releaseQueueLocked()
 			c.mu.Unlock()
 			c.closeConn()
 			return
-		case c.head == len(c.queue):
-			c.releaseQueueLocked()
+		case len(c.queue) == 0:
 			c.writing = false
+			c.releaseQueueLocked()
 			closing := c.state == stateClosing
 			c.mu.Unlock()
 			if closing {
@@ -74,39 +79,34 @@ func (c *Conn) writeLoop() {
 			}
 			return
 		}
-		frame := c.queue[c.head]
-		c.queue[c.head] = nil
-		c.head++
-		c.pendingBytes -= len(frame)
+		frames := c.queue
+		c.queue, c.spare = c.spare, nil
+		c.inflight, c.inflightBytes = len(frames), c.pendingBytes
+		c.pendingBytes = 0
 		c.mu.Unlock()
 
-		if err := c.writeFrame(frame); err != nil {
+		err := c.raw.writeFrames(c.msgType, frames)
+
+		clear(frames) // shared frames must not be kept alive by this socket
+		c.mu.Lock()
+		c.inflight, c.inflightBytes = 0, 0
+		if cap(frames) <= keepCap && c.spare == nil {
+			c.spare = frames[:0]
+		}
+		c.mu.Unlock()
+		if err != nil {
 			c.writeFailed(err)
 			return
 		}
-		c.metrics.framesSent.Inc()
+		c.metrics.framesSent.Add(float64(len(frames)))
 	}
 }
 
-func (c *Conn) writeFrame(frame []byte) error {
-	// On timeout the library drops the connection, which is what we want
-	// for a peer that stopped reading.
-	ctx, cancel := context.WithTimeout(context.Background(), c.writeTimeout)
-	defer cancel()
-	return c.ws.Write(ctx, c.msgType, frame)
-}
-
-// releaseQueueLocked empties the queue. A large backing array is dropped so
-// that a socket that once had a burst does not keep it while idle.
+// releaseQueueLocked empties the queue and drops its memory, so that an
+// idle socket holds no slice.
 func (c *Conn) releaseQueueLocked() {
-	const keepCap = 16
-	clear(c.queue[c.head:])
-	if cap(c.queue) > keepCap {
-		c.queue = nil
-	} else {
-		c.queue = c.queue[:0]
-	}
-	c.head = 0
+	clear(c.queue)
+	c.queue, c.spare = nil, nil
 	c.pendingBytes = 0
 }
 
@@ -118,7 +118,7 @@ func (c *Conn) writeFailed(err error) {
 	c.mu.Unlock()
 	if !errors.Is(err, net.ErrClosed) {
 		reason := "write failed"
-		if errors.Is(err, context.DeadlineExceeded) {
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
 			reason = reasonWriteTimeout
 		}
 		c.log.Debug("websocket dropped", "reason", reason, "err", err)
