@@ -82,6 +82,14 @@ func New(sessions pb.SessionServiceClient, edge string, logger *slog.Logger) *Ro
 	}
 }
 
+// ConnectOption changes how Connect registers a session.
+type ConnectOption func(*pb.ConnectRequest)
+
+// DrainQueue asks the hub to hand over (in ConnectResponse.queued) and empty
+// the user's queue of directed events kept while the user was offline. Only
+// faces that can show those events ask for it.
+func DrainQueue() ConnectOption { return func(r *pb.ConnectRequest) { r.DrainQueue = true } }
+
 // Connect registers the session s with the hub (SessionService.Connect with
 // this edge) and routes the session's orders to h. It first waits until the
 // Control stream is open, bounded by ctx. A session without an id gets a
@@ -91,7 +99,11 @@ func New(sessions pb.SessionServiceClient, edge string, logger *slog.Logger) *Ro
 // The returned close func ends the session: it unregisters h and calls
 // SessionService.Close (bounded by a short timeout, keeping ctx's values).
 // It is idempotent.
-func (r *Router) Connect(ctx context.Context, s *pb.Session, h Handler) (*pb.ConnectResponse, func(), error) {
+func (r *Router) Connect(ctx context.Context, s *pb.Session, h Handler, opts ...ConnectOption) (*pb.ConnectResponse, func(), error) {
+	req := &pb.ConnectRequest{Edge: r.edge}
+	for _, o := range opts {
+		o(req)
+	}
 	if err := r.waitOpen(ctx); err != nil {
 		return nil, nil, fmt.Errorf("control: connect: %w", err)
 	}
@@ -103,7 +115,8 @@ func (r *Router) Connect(ctx context.Context, s *pb.Session, h Handler) (*pb.Con
 	if !r.register(s.GetId(), reg) {
 		return nil, nil, fmt.Errorf("control: connect %q: %w", s.GetId(), ErrDuplicateSession)
 	}
-	resp, err := r.sessions.Connect(ctx, &pb.ConnectRequest{Session: s, Edge: r.edge})
+	req.Session = s
+	resp, err := r.sessions.Connect(ctx, req)
 	if err != nil {
 		r.unregister(s.GetId(), reg)
 		return nil, nil, fmt.Errorf("control: connect: %w", err)

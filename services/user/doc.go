@@ -1,0 +1,19 @@
+// Package user implements switchboard.v1.UserService: what the hub keeps
+// about a user beyond its sessions — the auth hash a backend sets for
+// comet-server logins (CppComet's `users_auth` table, see
+// shared/protocols/cppcomet.md §2), a free-form user data string
+// (`users_data`, read by the comet `user_data` command, §3.3) and when the
+// user was last seen online (`user_status`, §3.3).
+//
+// Storage sits behind the small Store interface. MemoryStore serves one
+// node; a Redis store (one hash per user: `switchboard:user:{tenant}:{user}`
+// with fields `auth`, `data`, `seen`, HSETNX for AddAuthHash) follows so
+// that several nodes share it, exactly like the engine's other state.
+//
+// Whether a user is online is not stored here: it comes from the core's
+// knowledge of sessions (SessionCounter, satisfied by the engine's Users),
+// so it is right cluster-wide and on every face.
+//
+// The package must not import bridge/...; faces reach it only through the
+// generated UserService client.
+package user
