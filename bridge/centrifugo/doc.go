@@ -1,6 +1,6 @@
 // Package centrifugo is the Centrifugo v1 server API face: the HTTP endpoint
-// POST /api/ and the Redis API queue (wire notes: shared/protocols/
-// centrifugo-v1.md; seed 004, the v1 "Server API" chapter).
+// POST /api/ and the Redis API queue (wire notes: docs/protocols/
+// centrifugo-v1.md, the v1 "Server API" chapter).
 //
 // One request carries one command {method, params, uid?} or an array of
 // them, signed with X-API-Sign = lowercase hex HMAC-SHA256(api_secret, body)
@@ -30,5 +30,5 @@
 // the docs: a batch is decoded completely before any command runs, so a 400
 // has no side effects (v1 ran the commands before the bad one); bodies are
 // limited (Options.MaxBodyBytes, 413 beyond it); stats and node carry both
-// the v1.6+ "metrics" map and the flat pre-1.6 keys the seed shows.
+// the v1.6+ "metrics" map and the flat pre-1.6 keys the v1 documentation shows.
 package centrifugo

@@ -287,8 +287,8 @@ var v16Metrics = sortedCounters([]nodeCounter{
 	{"node_num_slow_consumers", (*pb.NodeInfo).GetNumSlowConsumers},
 })
 
-// flatMetrics are the pre-1.6 top-level keys, in the seed's order. Why both
-// forms: the seed (the v1 docs) shows only this flat node, and the docs were
+// flatMetrics are the pre-1.6 top-level keys, in the v1 documentation's order. Why both
+// forms: the v1 docs show only this flat node, and the docs were
 // never updated, so monitoring written from them reads these keys; tools
 // written against v1.6–1.8 servers read "metrics". JSON readers ignore keys
 // they do not know, so one object serves both. Flat keys the contract cannot

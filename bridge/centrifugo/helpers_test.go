@@ -20,7 +20,7 @@ var quietLog = slog.New(slog.DiscardHandler)
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// apiSign is the v1 sign, computed as the seed describes it: lowercase hex
+// apiSign is the v1 sign, computed as the v1 documentation describes it: lowercase hex
 // HMAC-SHA256 of the exact body with the secret as key.
 func apiSign(secret, body string) string {
 	mac := hmac.New(sha256.New, []byte(secret))

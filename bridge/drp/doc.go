@@ -1,6 +1,6 @@
 // Package drp is the Digital Rebar Provision face: the event websocket
 // GET /api/v3/ws and the event POST /api/v3/events (wire notes:
-// shared/protocols/drp.md; seed 003, "Websocket Access").
+// docs/protocols/drp.md, "Websocket Access").
 //
 // A client authenticates before the upgrade (Basic user:password against
 // the configured admins, a Bearer HS256 token signed with token_secret, or

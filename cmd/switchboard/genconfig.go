@@ -67,6 +67,12 @@ const configTemplate = `// Switchboard configuration. JSON with comments; flags 
   "tls_cert": %s,
   "tls_key": %s,
 
+  // Centrifugo v1 face: also execute commands pushed onto Redis lists
+  // (RPUSH centrifugo.api '{"method":...}').
+  "centrifugo": {"redis_api": false, "redis_prefix": "centrifugo", "redis_num_shards": 0},
+  // comet-server face: Origin prefixes allowed to connect (empty = any page).
+  "cppcomet": {"origin_allow": []},
+
   "log_level": "info",
   "log_format": "text"
 }

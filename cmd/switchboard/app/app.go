@@ -29,6 +29,7 @@ import (
 	"github.com/switchboard-hub/switchboard/services/auth"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/hub"
+	"github.com/switchboard-hub/switchboard/services/user"
 )
 
 // Version is set at build time (-ldflags "-X .../app.Version=...").
@@ -149,6 +150,9 @@ func (a *App) startCore() error {
 	)
 	pb.RegisterHubServiceServer(a.grpcSrv, a.hub.HubService())
 	pb.RegisterSessionServiceServer(a.grpcSrv, a.hub.SessionService())
+	// UserService: auth hashes, user data, last-seen times (comet-server
+	// face). Memory store; online state comes from the engine's sessions.
+	pb.RegisterUserServiceServer(a.grpcSrv, user.NewServer(user.NewMemoryStore(), eng, user.Options{Logger: a.log}))
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcSrv, a.health)
 	reflection.Register(a.grpcSrv)

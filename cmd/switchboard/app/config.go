@@ -46,6 +46,7 @@ type Config struct {
 	NodeName  string `json:"node_name"`
 
 	Centrifugo Centrifugo `json:"centrifugo"`
+	CppComet   CppComet   `json:"cppcomet"`
 }
 
 // Admin is an administrator account (DRP basic auth, admin API).
@@ -77,6 +78,13 @@ type Centrifugo struct {
 	RedisAddress   string `json:"redis_address"`    // default: engine.address or 127.0.0.1:6379
 	RedisPrefix    string `json:"redis_prefix"`     // default "centrifugo"
 	RedisNumShards int    `json:"redis_num_shards"` // extra <prefix>.api.N lists
+}
+
+// CppComet configures the comet-server websocket face.
+type CppComet struct {
+	// OriginAllow, when set, refuses pages whose Origin does not start with
+	// one of these hosts (error 423 on pipe sys, as comet-server does).
+	OriginAllow []string `json:"origin_allow"`
 }
 
 // Default returns the configuration `switchboard serve` runs with when no

@@ -185,3 +185,71 @@ func TestCentrifugoDisconnectAndUnsubscribeReachWebsockets(t *testing.T) {
 		t.Fatalf("alice after unsubscribe from a got %v", m)
 	}
 }
+
+// cometSocket opens an anonymous comet-server socket (dev 0, the default
+// tenant) subscribed to pipes, and returns a reader of its frames.
+func cometSocket(t *testing.T, srv *apptest.Server, uuid string, pipes ...string) (*websocket.Conn, func() map[string]json.RawMessage) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, srv.WSURL+"/ws/sesion=undefined&myid=undefined&devid=0&v=4.08&uuid="+uuid+"&api=js", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.CloseNow() })
+	read := func() map[string]json.RawMessage { return readJSON(t, ws) }
+	if m := read(); string(m["event"]) != `"serverInfo"` {
+		t.Fatalf("first comet frame %v", m)
+	}
+	write := func(s string) {
+		if err := ws.Write(ctx, websocket.MessageText, []byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("subscription\n" + strings.Join(pipes, "\n"))
+	// user_data answers after the subscription above has been carried out.
+	write("user_data\nsync\n1")
+	for {
+		if m := read(); string(m["marker"]) == `"sync"` {
+			break
+		}
+	}
+	return ws, read
+}
+
+func TestCometTalksToEveryFace(t *testing.T) {
+	srv := apptest.Start(t, nil)
+
+	// Centrifugo → comet: data arrives as a JSON string on the pipe.
+	_, comet := cometSocket(t, srv, "c0", "news")
+	centrifugoCall(t, srv, `{"method":"publish","params":{"channel":"news","data":{"text":"hi"}}}`)
+	if m := comet(); string(m["pipe"]) != `"news"` || string(m["data"]) != `"{\"text\":\"hi\"}"` {
+		t.Fatalf("comet got %v", m)
+	}
+
+	// comet → gRPC, REST, DRP and Centrifugo history.
+	grpcStream, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"web_chat"}}}})
+	rest := restStream(t, srv, `{"filters":[{"channels":["web_chat"]}]}`)
+	drp := drpSocket(t, srv, "alice", "web_chat.*.*")
+	sender, senderRead := cometSocket(t, srv, "c1")
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := sender.Write(ctx, websocket.MessageText, []byte("web_pipe2\nweb_chat\nmsg\n*\nhello")); err != nil {
+		t.Fatal(err)
+	}
+	if m := senderRead(); string(m["pipe"]) != `"_answer_to_web_chat"` {
+		t.Fatalf("sender report %v", m)
+	}
+	if ev := next(t, grpcStream).GetEvent(); ev.Name != "msg" || ev.Data != `"hello"` {
+		t.Fatalf("gRPC got %v", ev)
+	}
+	if ev := rest(); ev["name"] != "msg" || ev["data"] != `"hello"` {
+		t.Fatalf("REST got %v", ev)
+	}
+	if m := readJSON(t, drp); string(m["Action"]) != `"msg"` || string(m["Object"]) != `"hello"` {
+		t.Fatalf("DRP got %v", m)
+	}
+	if h := centrifugoCall(t, srv, `{"method":"history","params":{"channel":"web_chat"}}`); !strings.Contains(h, `"data":"hello"`) {
+		t.Fatalf("centrifugo history: %s", h)
+	}
+}

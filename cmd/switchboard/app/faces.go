@@ -6,6 +6,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
 	"github.com/switchboard-hub/switchboard/bridge/control"
+	"github.com/switchboard-hub/switchboard/bridge/cppcomet"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -53,6 +54,18 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	mux.Handle(centrifugo.Path, cf)
 	mux.Handle(centrifugo.PathNoSlash, cf)
 	a.goRun("centrifugo redis api", cf.Run)
+
+	// comet-server (CppComet): GET /ws/<params> and /comet-server/ws/<params>.
+	comet := cppcomet.New(deps, pb.NewUserServiceClient(a.bridgeConn), cppcomet.Options{
+		TokenSecret: []byte(a.cfg.TokenSecret),
+		OriginAllow: a.cfg.CppComet.OriginAllow,
+		QueueSize:   a.cfg.ClientQueueSize,
+		Logger:      a.log,
+	})
+	for _, p := range comet.Routes() {
+		mux.Handle(p, comet)
+	}
+	a.goRun("cppcomet control stream", comet.Run)
 	return nil
 }
 

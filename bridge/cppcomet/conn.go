@@ -1,0 +1,269 @@
+package cppcomet
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-hub/switchboard/bridge/control"
+	"github.com/switchboard-hub/switchboard/bridge/wsconn"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// Close reasons (sent only where the close is a clean one: the JS client
+// does not reconnect after a clean close, so every close that should be
+// followed by a reconnect drops TCP instead, as comet-server always does).
+const (
+	reasonDisconnect = "disconnected by the server"
+	maxReasonLen     = 123 // longest close reason a close frame carries
+)
+
+// maxPending bounds the directed events held for a connection between its
+// registration and its serverInfo; the window is one round trip long.
+const maxPending = 256
+
+// socket is one comet connection.
+type socket struct {
+	h          *Handler
+	ws         *wsconn.Conn
+	params     Params
+	legacy     bool
+	tenant     string
+	authorized bool
+	user       string // decimal user id when authorized, else ""
+	userID     int64  // 0 when anonymous
+	session    string // core session id, set once Connect returned
+
+	// mu guards the serverInfo gate: directed events that arrive before
+	// serverInfo has been sent wait in pending (§3.2: serverInfo first).
+	mu      sync.Mutex
+	ready   bool
+	pending [][]byte
+
+	// subMu serializes changes of the pipe set: the read loop, control
+	// orders and the teardown.
+	subMu sync.Mutex
+	subs  map[string]func() // pipe → fan-out cancel
+	ended bool              // teardown ran: no new subscriptions
+}
+
+func newSocket(h *Handler, ws *wsconn.Conn, p Params) *socket {
+	return &socket{
+		h:      h,
+		ws:     ws,
+		params: p,
+		legacy: p.Legacy(),
+		tenant: p.Tenant(),
+		subs:   make(map[string]func()),
+	}
+}
+
+// rpcContext bounds one call to the core; it outlives the connection, so
+// the teardown's calls still run after the socket has gone.
+func (s *socket) rpcContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(s.ws.Context()), rpcTimeout)
+}
+
+// serve authenticates, registers the session, sends serverInfo and queued
+// messages, then runs the read loop. reqCtx ends when the server shuts down.
+func (s *socket) serve(reqCtx context.Context) {
+	log := s.h.log.With("user", s.params.UserID, "dev", s.params.DevID)
+	go func() {
+		select {
+		case <-reqCtx.Done():
+			// Drop TCP: the JS client reconnects, to this node when it is
+			// back or to another one.
+			s.ws.CloseNow()
+		case <-s.ws.Done():
+		}
+	}()
+
+	ctx, cancel := s.rpcContext()
+	method, err := s.h.auth.authenticate(ctx, s.params)
+	cancel()
+	if err != nil {
+		log.Warn("auth hash check failed; connection stays anonymous", "err", err)
+	}
+	if method != loginNone {
+		s.authorized = true
+		s.userID = s.params.UserID
+		s.user = strconv.FormatInt(s.userID, 10)
+	}
+
+	unlock := s.h.userLock.lock(s.tenant, s.user)
+	ctx, cancel = s.rpcContext()
+	resp, closeSession, err := s.h.router.Connect(ctx, &pb.Session{
+		User:   s.user,
+		Tenant: s.tenant,
+		Face:   Face,
+		Client: s.params.UUID,
+	}, s, control.DrainQueue()) // comet shows queued `msg` events after login (§3.2, §3.5)
+	cancel()
+	if err != nil {
+		unlock()
+		log.Error("session connect failed", "err", err)
+		s.ws.CloseNow()
+		drain(s.ws)
+		return
+	}
+	s.session = resp.GetSession().GetId()
+	defer s.teardown(closeSession)
+
+	s.ws.Send(encodeServerInfo(s.authorized, s.serverInfoHash(method, log), s.h.server, s.legacy, s.h.now()))
+	for _, ev := range resp.GetQueued() {
+		s.ws.Send(encodeDirected(ev, true, s.legacy, s.h.now()))
+	}
+	s.setReady()
+	if s.authorized {
+		s.userArrived()
+	}
+	unlock()
+	s.readLoop()
+}
+
+// serverInfoHash is serverInfo's `data`: the user's auth hash. After a JWT
+// login the hash is issued (or read) through UserService, so the client
+// can reconnect with it once the token has expired (§3.2).
+func (s *socket) serverInfoHash(method loginMethod, log *slog.Logger) string {
+	switch method {
+	case loginHash:
+		return s.params.Session
+	case loginJWT:
+		ctx, cancel := s.rpcContext()
+		defer cancel()
+		r, err := s.h.users.IssueAuthHash(ctx, &pb.IssueAuthHashRequest{Tenant: s.tenant, User: s.user})
+		if err != nil {
+			log.Warn("issuing the auth hash failed", "err", err)
+			return ""
+		}
+		return r.GetHash()
+	}
+	return ""
+}
+
+// readLoop reads frames until the connection ends. Commands run one after
+// the other, so one client can only ever slow down itself.
+func (s *socket) readLoop() {
+	for {
+		frame, err := s.ws.Read(s.ws.Context())
+		if err != nil {
+			return
+		}
+		cmd, err := ParseCommand(frame)
+		var perr *ProtocolError
+		switch {
+		case errors.Is(err, ErrUnknownCommand):
+			// comet-server hangs up without a word (§3.3).
+			s.ws.CloseNow()
+		case errors.As(err, &perr):
+			s.sendError(perr)
+		case err == nil:
+			s.execute(cmd)
+		}
+	}
+}
+
+// sendError sends a protocol error, and hangs up when the error says so.
+func (s *socket) sendError(perr *ProtocolError) {
+	s.ws.Send(encodeError(perr, s.legacy, s.h.now()))
+	if perr.Close {
+		s.ws.CloseNow()
+	}
+}
+
+// send queues one reply frame.
+func (s *socket) send(frame []byte) { s.ws.Send(frame) }
+
+// setReady opens the gate after serverInfo: held directed events follow.
+func (s *socket) setReady() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.pending {
+		s.ws.Send(f)
+	}
+	s.pending = nil
+	s.ready = true
+}
+
+// sendDirected queues a directed event, or holds it until serverInfo.
+func (s *socket) sendDirected(frame []byte) {
+	s.mu.Lock()
+	if !s.ready {
+		if len(s.pending) < maxPending {
+			s.pending = append(s.pending, frame)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+		s.ws.CloseNow()
+		return
+	}
+	s.mu.Unlock()
+	s.ws.Send(frame)
+}
+
+// teardown ends everything the connection started: subscriptions (with
+// their track_ announcements), the session, and the user's online state.
+func (s *socket) teardown(closeSession func()) {
+	s.subMu.Lock()
+	s.ended = true
+	pipes := slices.Sorted(maps.Keys(s.subs))
+	// The session's Close removes its presence everywhere: no Leave here.
+	s.dropLocked(pipes, false)
+	s.subMu.Unlock()
+	unlock := s.h.userLock.lock(s.tenant, s.user)
+	defer unlock()
+	closeSession()
+	if s.authorized {
+		s.userLeft()
+	}
+}
+
+// Disconnect implements control.Handler: the server ends the connection.
+// The close is a clean one, so the JS client does not reconnect.
+func (s *socket) Disconnect(reason string) {
+	if reason == "" {
+		reason = reasonDisconnect
+	}
+	if len(reason) > maxReasonLen {
+		reason = reason[:maxReasonLen]
+	}
+	s.ws.Close(websocket.StatusPolicyViolation, reason)
+}
+
+// Unsubscribe implements control.Handler: drop one pipe ("" = all). It
+// must not block the control stream, so the work runs on its own.
+func (s *socket) Unsubscribe(channel string) {
+	go s.unsubscribeOrder(channel)
+}
+
+// Deliver implements control.Handler: a directed event (§3.5 personal
+// message), shown on its channel (`msg` unless the sender named another).
+func (s *socket) Deliver(ev *pb.Event) {
+	s.sendDirected(encodeDirected(ev, false, s.legacy, s.h.now()))
+}
+
+// pipeSink is one socket's membership in a pipe's fan-out group.
+type pipeSink struct{ s *socket }
+
+// Deliver implements fanout.Sink. The sender never receives its own
+// web_pipe2 message (§3.3, §6.4): the publisher's client is its session.
+func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
+	if len(frame) == 0 || ev.GetPublisher().GetClient() == k.s.session {
+		return
+	}
+	k.s.ws.Send(frame)
+}
+
+// UpstreamClosed implements fanout.Sink: without its stream the pipe is
+// dead, so the connection is dropped and the client reconnects.
+func (k pipeSink) UpstreamClosed(err error) {
+	k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
+	k.s.ws.CloseNow()
+}

@@ -1,0 +1,28 @@
+// Package cppcomet is the comet-server (CppComet) face: the newline-text
+// websocket that existing CometServerApi.js pages speak, served on
+// `/ws/<params>` and `/comet-server/ws/<params>`. The wire facts it matches
+// are in docs/protocols/cppcomet.md; section numbers below refer to it.
+//
+// One connection, end to end:
+//
+//	handler.go    upgrade, positional URL (url.go, §2), Origin allow-list, auth (auth.go)
+//	session.go    the connection becomes a core session (SessionService.Connect
+//	              through the face's control router, asking for the offline
+//	              queue), queued `msg` events are replayed
+//	userlock.go   one user's online/offline transitions are serialized per node
+//	conn.go       serverInfo first (§3.2), then the read loop
+//	parse.go      one frame → one typed command or a typed protocol error (§3.3)
+//	translate.go  command → HubService / SessionService / UserService calls
+//	encode.go     event or reply → one JSON frame, keys in alphabetical order (§3.1)
+//	errors.go     protocol error texts (§3.4) and the gRPC code → error table
+//
+// Subscriptions use the shared fan-out: one upstream stream per (tenant,
+// pipe, client generation) for the whole process, each event encoded once
+// and the same frame queued on every socket (sender exclusion happens per
+// socket in the sink). Presence for pipe_count, track_pipe_users and
+// track_* announcements goes through SessionService.Join/Leave.
+//
+// The face must not import services/ (it is a client of the contract only),
+// must never let client input crash or stall the process, and must never
+// block the fan-out: every write goes through wsconn's bounded queue.
+package cppcomet

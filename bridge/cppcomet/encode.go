@@ -1,0 +1,354 @@
+package cppcomet
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// Reserved pipes and events of the protocol (§3.6).
+const (
+	pipeSys            = "sys"
+	pipeMsg            = "msg"
+	pipeAnswer         = "_answer"
+	pipeAnswerTo       = "_answer_to_" // + pipe
+	pipeAnswerCount    = "_answer_pipe_count"
+	pipeAnswerStatus   = "_answer_user_status"
+	prefixTrack        = "track_"
+	prefixPrivate      = "private_"
+	prefixUserStatus   = "user_status_" // + user id
+	eventServerInfo    = "serverInfo"
+	eventError         = "error"
+	eventAnswer        = "answer"
+	eventUserInPipe    = "user_in_pipe"
+	eventSubscribe     = "subscription"
+	eventUnsubscribe   = "unsubscription"
+	eventOnline        = "online"
+	eventOffline       = "offline"
+	eventUndefined     = "undefined" // an event without a name (§3.3, JS client)
+	trackUsersInfo     = "answer for track_pipe_users"
+	legacyAPIData      = "for major_version < 4"
+	legacyMajorVersion = 4
+)
+
+// envelope is every server message (§3.1). The fields are declared in
+// alphabetical order of their keys, so encoding/json writes them sorted,
+// as comet-server's std::map does; optional fields are omitted when empty.
+type envelope struct {
+	Info            string `json:"_info,omitempty"`
+	APIData         string `json:"api_data,omitempty"`
+	Authorized      *bool  `json:"authorized,omitempty"`
+	Data            any    `json:"data"`
+	Event           string `json:"event"`
+	EventName       string `json:"event_name,omitempty"`
+	FromQueue       bool   `json:"fromQueue,omitempty"`
+	History         bool   `json:"history,omitempty"`
+	Marker          string `json:"marker,omitempty"`
+	MessageSendTime *int64 `json:"message_send_time,omitempty"`
+	Pipe            string `json:"pipe"`
+	Server          string `json:"server,omitempty"`
+	UserID          *int64 `json:"user_id,omitempty"`
+}
+
+// Payloads of replies; fields again in alphabetical key order.
+type (
+	answerData struct {
+		Message        string `json:"message"`
+		NumberMessages int64  `json:"number_messages"`
+	}
+	pipeCountData struct {
+		UserInPipe int64 `json:"user_in_pipe"`
+	}
+	trackUser struct {
+		UserID int64  `json:"user_id"`
+		UUID   string `json:"uuid"`
+	}
+	userStatusData struct {
+		Data           int64 `json:"data"`
+		LastOnlineTime int64 `json:"last_online_time"`
+	}
+	userDataData struct {
+		UserData string `json:"user_data"`
+		UserID   int64  `json:"user_id"`
+	}
+	handshakeErrorData struct {
+		Error     string `json:"error"`
+		ErrorCode int    `json:"error_code"`
+		Info      string `json:"info"`
+	}
+	errorMessagesData struct {
+		Error          string `json:"error"`
+		NumberMessages int    `json:"number_messages"`
+	}
+	errorCodeData struct {
+		Code  string `json:"code"`
+		Error string `json:"error"`
+	}
+	errorUsersData struct {
+		Error       string `json:"error"`
+		NumberUsers int    `json:"number_users"`
+	}
+	errorUserDataData struct {
+		Error    string `json:"error"`
+		UserData string `json:"user_data"`
+		UserID   int    `json:"user_id"`
+	}
+)
+
+// marshal writes one message as one frame. For clients older than 4.0 it
+// applies comet-server's version shim (§3.1): `event_name` and `api_data`
+// are added and an object or array `data` becomes its JSON text, except on
+// pipe `msg`.
+func marshal(env envelope, legacy bool) []byte {
+	if legacy {
+		env.EventName = env.Event
+		env.APIData = legacyAPIData
+		if _, isString := env.Data.(string); !isString && env.Pipe != pipeMsg {
+			env.Data = string(encodeJSON(env.Data))
+		}
+	}
+	return encodeJSON(env)
+}
+
+// encodeJSON is json.Marshal without HTML escaping (comet-server writes
+// `<`, `>` and `&` as they are) and without the trailing newline. Every
+// value passed here is built by this package and always encodes.
+func encodeJSON(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		// Unreachable for the types above; keep the frame valid JSON anyway.
+		return []byte(`{"data":"","event":"error","pipe":"sys"}`)
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// seconds is an event's time in unix seconds (now when the event has none).
+func seconds(ev *pb.Event, now time.Time) int64 {
+	if t := ev.GetTime(); t != nil {
+		return t.GetSeconds()
+	}
+	return now.Unix()
+}
+
+// dataText is the comet `data` string of an event (§6.5): a JSON string
+// value is unquoted, any other JSON value is sent as its compact JSON text.
+func dataText(data string) string {
+	var s string
+	if strings.HasPrefix(strings.TrimLeft(data, " \t\r\n"), `"`) && json.Unmarshal([]byte(data), &s) == nil {
+		return s
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, []byte(data)) == nil {
+		return b.String()
+	}
+	return data
+}
+
+// cometUserID is the numeric comet user id of a canonical user id; users
+// of other faces with non-numeric ids show as 0 (anonymous).
+func cometUserID(user string) int64 {
+	n, err := strconv.ParseInt(user, 10, 64)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+func eventName(name string) string {
+	if name == "" {
+		return eventUndefined
+	}
+	return name
+}
+
+// encodePipeEvent is the frame of a channel event for subscribers of its
+// pipe; nil means comet clients do not see the event. It is the fan-out
+// Encoder of this face, called once per event per client generation.
+func encodePipeEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
+	switch ev.GetKind() {
+	case pb.EventKind_EVENT_KIND_JOIN, pb.EventKind_EVENT_KIND_LEAVE:
+		return encodeTrackEvent(ev, legacy, now)
+	}
+	if isUserStatusEvent(ev) {
+		// {"data":"online","event":"online","pipe":"user_status_12"} (§3.6):
+		// no time, no sender.
+		return marshal(envelope{Data: ev.GetName(), Event: ev.GetName(), Pipe: ev.GetChannel()}, legacy)
+	}
+	return marshal(pipeEnvelope(ev, now), legacy)
+}
+
+// pipeEnvelope is a pipe message (§3.3 web_pipe2 delivery shape).
+func pipeEnvelope(ev *pb.Event, now time.Time) envelope {
+	return envelope{
+		Data:            dataText(ev.GetData()),
+		Event:           eventName(ev.GetName()),
+		MessageSendTime: ptr(seconds(ev, now)),
+		Pipe:            ev.GetChannel(),
+		UserID:          ptr(cometUserID(ev.GetPublisher().GetUser())),
+	}
+}
+
+// isUserStatusEvent tells the online/offline announcements of user_status_
+// pipes, which this face publishes without a publisher.
+func isUserStatusEvent(ev *pb.Event) bool {
+	return strings.HasPrefix(ev.GetChannel(), prefixUserStatus) &&
+		(ev.GetName() == eventOnline || ev.GetName() == eventOffline) &&
+		ev.GetPublisher().GetUser() == "" &&
+		(ev.GetData() == `"`+ev.GetName()+`"`)
+}
+
+// encodeTrackEvent is a track_* subscription/unsubscription announcement
+// (§3.6). Only the face's own announcements (named subscription or
+// unsubscription, on track_ pipes) are shown: the hub's generic join/leave
+// events would double them when join_leave is on, and other pipes have no
+// such events in the protocol.
+func encodeTrackEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
+	name := ev.GetName()
+	if !strings.HasPrefix(ev.GetChannel(), prefixTrack) || (name != eventSubscribe && name != eventUnsubscribe) {
+		return nil
+	}
+	var who trackUser
+	if json.Unmarshal([]byte(ev.GetData()), &who) != nil {
+		who = trackUser{UserID: cometUserID(ev.GetPublisher().GetUser())}
+	}
+	return marshal(envelope{
+		Data:            who,
+		Event:           name,
+		MessageSendTime: ptr(seconds(ev, now)),
+		Pipe:            ev.GetChannel(),
+	}, legacy)
+}
+
+// encodeHistory is one pipe_log replay message: the pipe message plus
+// fromQueue (4.x) and history + marker (3.x), which both client
+// generations accept (§3.3 pipe_log).
+func encodeHistory(ev *pb.Event, marker string, legacy bool, now time.Time) []byte {
+	env := pipeEnvelope(ev, now)
+	env.FromQueue = true
+	env.History = true
+	env.Marker = marker
+	return marshal(env, legacy)
+}
+
+// encodeDirected is a personal message (§3.5): live ones carry no time,
+// queued ones replayed after login carry fromQueue and their queued time.
+func encodeDirected(ev *pb.Event, queued, legacy bool, now time.Time) []byte {
+	pipe := ev.GetChannel()
+	if pipe == "" {
+		pipe = pipeMsg
+	}
+	env := envelope{Data: dataText(ev.GetData()), Event: eventName(ev.GetName()), Pipe: pipe}
+	if queued {
+		env.FromQueue = true
+		env.MessageSendTime = ptr(seconds(ev, now))
+	}
+	return marshal(env, legacy)
+}
+
+// encodeServerInfo is the first message of every connection (§3.2); data
+// is always a string, the JS client calls replace() on it.
+func encodeServerInfo(authorized bool, hash, server string, legacy bool, now time.Time) []byte {
+	return marshal(envelope{
+		Authorized:      ptr(authorized),
+		Data:            hash,
+		Event:           eventServerInfo,
+		MessageSendTime: ptr(now.Unix()),
+		Pipe:            pipeSys,
+		Server:          server,
+	}, legacy)
+}
+
+// encodeAnswerTo is the sender's delivery report of a web_pipe2 message.
+func encodeAnswerTo(pipe, message string, delivered int64, legacy bool, now time.Time) []byte {
+	return marshal(envelope{
+		Data:            answerData{Message: message, NumberMessages: delivered},
+		Event:           eventAnswer,
+		MessageSendTime: ptr(now.Unix()),
+		Pipe:            pipeAnswerTo + pipe,
+	}, legacy)
+}
+
+// encodePipeCount answers pipe_count in the documented object form
+// {"user_in_pipe": n}, which the JS docs read as res.data.user_in_pipe.
+func encodePipeCount(n int64, marker string, legacy bool, now time.Time) []byte {
+	return marshal(envelope{
+		Data:            pipeCountData{UserInPipe: n},
+		Event:           eventUserInPipe,
+		Marker:          marker,
+		MessageSendTime: ptr(now.Unix()),
+		Pipe:            pipeAnswerCount,
+	}, legacy)
+}
+
+// encodeTrackUsers answers track_pipe_users; data is always an array.
+func encodeTrackUsers(users []trackUser, marker string, legacy bool, now time.Time) []byte {
+	if users == nil {
+		users = []trackUser{}
+	}
+	return marshal(envelope{
+		Info:            trackUsersInfo,
+		Data:            users,
+		Event:           eventAnswer,
+		Marker:          marker,
+		MessageSendTime: ptr(now.Unix()),
+		Pipe:            pipeAnswer,
+	}, legacy)
+}
+
+// encodeUserStatus answers user_status: seconds since the user was last
+// online (0 while online, -1 when never seen), in both fields.
+func encodeUserStatus(userID, sinceOnline int64, legacy bool, now time.Time) []byte {
+	return marshal(envelope{
+		Data:            userStatusData{Data: sinceOnline, LastOnlineTime: sinceOnline},
+		Event:           prefixUserStatus + strconv.FormatInt(userID, 10),
+		MessageSendTime: ptr(now.Unix()),
+		Pipe:            pipeAnswerStatus,
+	}, legacy)
+}
+
+// encodeUserData answers user_data.
+func encodeUserData(userID int64, data, marker string, legacy bool, now time.Time) []byte {
+	return marshal(envelope{
+		Data:            userDataData{UserData: data, UserID: userID},
+		Event:           eventAnswer,
+		Marker:          marker,
+		MessageSendTime: ptr(now.Unix()),
+		Pipe:            pipeAnswer,
+	}, legacy)
+}
+
+// encodeError is a protocol error message on pipe sys (§3.4).
+func encodeError(e *ProtocolError, legacy bool, now time.Time) []byte {
+	var data any
+	switch e.Shape {
+	case shapeCode:
+		data = errorCodeData{Code: subscriptionErrorCode, Error: e.Text}
+	case shapeUsers:
+		data = errorUsersData{Error: e.Text, NumberUsers: -1}
+	case shapeUserData:
+		data = errorUserDataData{Error: e.Text, UserID: -1}
+	default:
+		data = errorMessagesData{Error: e.Text, NumberMessages: -1}
+	}
+	return marshal(envelope{Data: data, Event: eventError, MessageSendTime: ptr(now.Unix()), Pipe: pipeSys}, legacy)
+}
+
+// encodeHandshakeError is the one message sent before hanging up on a bad
+// URL or Origin (§2). The client version is not known yet, so the <4 shim
+// always applies and data is a JSON string.
+func encodeHandshakeError(e *HandshakeError, now time.Time) []byte {
+	return marshal(envelope{
+		Data:            handshakeErrorData{Error: e.Text, ErrorCode: e.Code, Info: handshakeInfo},
+		Event:           eventError,
+		MessageSendTime: ptr(now.Unix()),
+		Pipe:            pipeSys,
+	}, true)
+}

@@ -1,0 +1,205 @@
+package cppcomet
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/switchboard-hub/switchboard/bridge"
+	"github.com/switchboard-hub/switchboard/bridge/control"
+	"github.com/switchboard-hub/switchboard/bridge/fanout"
+	"github.com/switchboard-hub/switchboard/bridge/wsconn"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// Paths the face serves (§1). comet-server also accepts `//ws/` and
+// `//comet-server/ws/`; net/http's ServeMux redirects doubled slashes
+// before a handler sees them, so those two work only when the handler is
+// mounted without a ServeMux in front.
+const (
+	PathWS      = "/ws/"
+	PathCometWS = "/comet-server/ws/"
+)
+
+// Face names this face in sessions, metrics, fan-out groups and logs.
+const Face = "cppcomet"
+
+// DefaultReadLimit is the largest client frame when Options.ReadLimit is 0:
+// comet-server reads 7- and 16-bit frame lengths only, so a frame over 65535
+// bytes closes the connection (§1).
+const DefaultReadLimit = 65535
+
+// subprotocol is echoed when a client asks for any (§1: the server answers
+// `Sec-WebSocket-Protocol: chat`).
+const subprotocol = "chat"
+
+// rpcTimeout bounds every call one command makes to the core.
+const rpcTimeout = 10 * time.Second
+
+// Options configure the face. The app fills them from its config file.
+type Options struct {
+	// TokenSecret is token_secret: the HS256 key of client JWTs, also
+	// accepted with the decimal dev id appended. Empty: JWT logins are off
+	// (auth hashes still work).
+	TokenSecret []byte
+	// OriginAllow turns the Origin check on (§2): the Origin header must
+	// start with one of these hosts, with or without "http://" or
+	// "https://", or the connection gets error 423. Empty: any origin.
+	OriginAllow []string
+	// ReadLimit is the largest client frame in bytes (0: DefaultReadLimit).
+	ReadLimit int64
+	// QueueSize is how many frames may wait for one socket before it is
+	// cut off as a slow consumer (client_queue_size; 0: wsconn's default).
+	QueueSize int
+	// Logger (nil: deps.Logger, then slog.Default()).
+	Logger *slog.Logger
+}
+
+// Handler serves the comet-server websocket.
+type Handler struct {
+	deps      bridge.Deps
+	fan       *fanout.Fanout
+	users     pb.UserServiceClient
+	router    *control.Router
+	ownRouter bool // router made here, run by Run
+	auth      authenticator
+	opts      Options
+	log       *slog.Logger
+	accept    wsconn.AcceptOptions
+	server    string // serverInfo `server`
+	now       func() time.Time
+	userLock  *userLocks
+	// encoders of the two client generations (index: legacy), shared by
+	// every fan-out group of that generation.
+	encoders [2]fanout.Encoder
+}
+
+// New builds the face from the core's clients (deps.Hub, deps.Sessions,
+// deps.Fanout) and the UserService client. Run must be running for
+// connections to be served (it carries the face's session control stream).
+func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
+	log := opts.Logger
+	if log == nil {
+		log = deps.Logger
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("face", Face)
+	if opts.ReadLimit == 0 {
+		opts.ReadLimit = DefaultReadLimit
+	}
+	fan := deps.Fanout
+	if fan == nil {
+		fan = fanout.New(deps.Hub, fanout.Options{Logger: log})
+	}
+	server := deps.Node
+	if server == "" {
+		server = "switchboard"
+	}
+	h := &Handler{
+		deps:   deps,
+		fan:    fan,
+		users:  users,
+		router: deps.Control,
+		auth:   authenticator{secret: opts.TokenSecret, users: users},
+		opts:   opts,
+		log:    log,
+		accept: wsconn.AcceptOptions{
+			// Comet pages are served from the customer's own domain, never
+			// from the hub's: origins are checked by OriginAllow (error 423
+			// as a message), not refused by the upgrade.
+			OriginPatterns: []string{"*"},
+			ReadLimit:      opts.ReadLimit,
+			QueueSize:      opts.QueueSize,
+			Subprotocols:   []string{subprotocol},
+			Logger:         log,
+			Face:           Face,
+		},
+		server:   server,
+		now:      time.Now,
+		userLock: newUserLocks(),
+	}
+	if h.router == nil {
+		// Built without the app's shared router: run one of its own.
+		h.router = control.New(deps.Sessions, edgeID(deps.Node), log)
+		h.ownRouter = true
+	}
+	for i, legacy := range []bool{false, true} {
+		h.encoders[i] = func(ev *pb.Event) ([]byte, error) {
+			return encodePipeEvent(ev, legacy, h.now()), nil
+		}
+	}
+	return h
+}
+
+// Routes lists the paths to mount the handler on.
+func (h *Handler) Routes() []string { return []string{PathWS, PathCometWS} }
+
+// Run keeps the face's own control stream open until ctx ends when it was
+// built without a shared router (deps.Control); otherwise the app runs the
+// shared one and Run returns at once.
+func (h *Handler) Run(ctx context.Context) error {
+	if !h.ownRouter {
+		return nil
+	}
+	return h.router.Run(ctx)
+}
+
+// ServeHTTP upgrades one comet connection and serves it until it ends.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		// comet-server answers the old long-polling POSTs with 404 (§1).
+		http.NotFound(w, r)
+		return
+	}
+	params, perr := ParseURL(r.RequestURI)
+	ws, err := wsconn.Accept(w, r, h.accept)
+	if err != nil {
+		h.log.Info("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
+		return
+	}
+	// Errors at this stage are one message, then TCP is dropped (§2).
+	var herr *HandshakeError
+	if !errors.As(perr, &herr) && !h.originAllowed(r.Header.Get("Origin")) {
+		herr = errOrigin
+	}
+	if herr != nil {
+		h.log.Info("connection refused", "code", herr.Code, "remote", r.RemoteAddr)
+		ws.Send(encodeHandshakeError(herr, h.now()))
+		ws.CloseNow()
+		drain(ws)
+		return
+	}
+	newSocket(h, ws, params).serve(r.Context())
+}
+
+// originAllowed applies OriginAllow (§2): a prefix match on the Origin
+// header, with or without its scheme.
+func (h *Handler) originAllowed(origin string) bool {
+	if len(h.opts.OriginAllow) == 0 {
+		return true
+	}
+	host := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://")
+	for _, allowed := range h.opts.OriginAllow {
+		if allowed == "" {
+			continue
+		}
+		if strings.HasPrefix(origin, allowed) || strings.HasPrefix(host, allowed) {
+			return true
+		}
+	}
+	return false
+}
+
+// drain reads until the connection has ended, so that wsconn sees the end.
+func drain(ws *wsconn.Conn) {
+	for {
+		if _, err := ws.Read(ws.Context()); err != nil {
+			return
+		}
+	}
+}

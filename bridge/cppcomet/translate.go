@@ -1,0 +1,391 @@
+package cppcomet
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-hub/switchboard/bridge/fanout"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// pipeLogLimit is how many stored messages pipe_log replays (§3.3).
+const pipeLogLimit = 99
+
+// execute runs one command against the core and answers the client.
+func (s *socket) execute(cmd Command) {
+	var perr *ProtocolError
+	switch c := cmd.(type) {
+	case Subscription:
+		perr = s.subscription(c)
+	case WebPipe:
+		perr = s.webPipe(c)
+	case PipeLog:
+		perr = s.pipeLog(c)
+	case PipeCount:
+		perr = s.pipeCount(c)
+	case TrackPipeUsers:
+		perr = s.trackPipeUsers(c)
+	case UserStatus:
+		perr = s.userStatus(c)
+	case UserData:
+		perr = s.userData(c)
+	case Ignored:
+		// statistics, cgi_call, CometQL_call: accepted, nothing to do (§3.3).
+	}
+	if perr != nil {
+		s.sendError(perr)
+	}
+}
+
+// groupKey names the fan-out group of a pipe: one upstream stream per
+// (tenant, pipe) and client generation, since the generations' frames differ.
+func groupKey(filters []*pb.Filter, legacy bool) string {
+	return fmt.Sprintf("v%t|%s", legacy, fanout.FilterSetKey(filters))
+}
+
+// subscription replaces the pipe set (§3.3). Pipes kept stay subscribed
+// without a gap; only real changes are joined, left and announced.
+func (s *socket) subscription(c Subscription) *ProtocolError {
+	want := make([]string, 0, len(c.Pipes))
+	for _, p := range c.Pipes {
+		// private_* pipes need an authorized user; comet-server skips them
+		// silently (and, unlike it, this face goes on with the next name).
+		if strings.HasPrefix(p, prefixPrivate) && !s.authorized {
+			continue
+		}
+		want = append(want, p)
+	}
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.ended {
+		return nil
+	}
+	var gone []string
+	for p := range s.subs {
+		if !slices.Contains(want, p) {
+			gone = append(gone, p)
+		}
+	}
+	slices.Sort(gone)
+	s.dropLocked(gone, true)
+
+	var perr *ProtocolError
+	var added []string
+	for _, p := range want {
+		if _, ok := s.subs[p]; ok {
+			continue
+		}
+		if err := s.subscribeLocked(p); err != nil {
+			perr = err
+			continue
+		}
+		added = append(added, p)
+	}
+	if len(added) > 0 {
+		ctx, cancel := s.rpcContext()
+		_, err := s.h.deps.Sessions.Join(ctx, &pb.JoinRequest{SessionId: s.session, Channels: added})
+		cancel()
+		if err != nil {
+			s.h.log.Warn("presence join failed", "session", s.session, "err", err)
+		}
+		for _, p := range added {
+			if strings.HasPrefix(p, prefixTrack) {
+				s.announceTrack(p, eventSubscribe, pb.EventKind_EVENT_KIND_JOIN)
+			}
+		}
+	}
+	if c.TooMany {
+		return &ProtocolError{Text: textTooMany, Shape: shapeCode}
+	}
+	return perr
+}
+
+// subscribeLocked joins the pipe's fan-out group.
+func (s *socket) subscribeLocked(pipe string) *ProtocolError {
+	filters := []*pb.Filter{{Tenant: s.tenant, Channels: []string{pipe}}}
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.legacy),
+		&pb.SubscribeRequest{Filters: filters}, s.h.encoders[boolIndex(s.legacy)], pipeSink{s})
+	if err != nil {
+		s.h.log.Warn("subscribe failed", "pipe", pipe, "err", err)
+		return statusError(err, shapeMessages)
+	}
+	s.subs[pipe] = stop
+	return nil
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// dropLocked ends the pipes' subscriptions: track_ pipes announce the
+// unsubscription first, then the fan-out membership and (when leave is
+// set) the presence go.
+func (s *socket) dropLocked(pipes []string, leave bool) {
+	if len(pipes) == 0 {
+		return
+	}
+	for _, p := range pipes {
+		if strings.HasPrefix(p, prefixTrack) {
+			s.announceTrack(p, eventUnsubscribe, pb.EventKind_EVENT_KIND_LEAVE)
+		}
+		if stop := s.subs[p]; stop != nil {
+			stop()
+		}
+		delete(s.subs, p)
+	}
+	if !leave {
+		return
+	}
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	if _, err := s.h.deps.Sessions.Leave(ctx, &pb.LeaveRequest{SessionId: s.session, Channels: pipes}); err != nil {
+		s.h.log.Warn("presence leave failed", "session", s.session, "err", err)
+	}
+}
+
+// unsubscribeOrder carries out a control order (HubService.Unsubscribe).
+func (s *socket) unsubscribeOrder(channel string) {
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
+	if s.ended {
+		return
+	}
+	var pipes []string
+	for p := range s.subs {
+		if channel == "" || p == channel {
+			pipes = append(pipes, p)
+		}
+	}
+	slices.Sort(pipes)
+	s.dropLocked(pipes, true)
+}
+
+// announceTrack publishes a track_* subscription or unsubscription to the
+// pipe's other subscribers (§3.6); the connection's own sink skips it as
+// its publisher.
+func (s *socket) announceTrack(pipe, name string, kind pb.EventKind) {
+	data := encodeJSON(trackUser{UserID: s.userID, UUID: s.params.UUID})
+	s.publish(&pb.Event{
+		Tenant:    s.tenant,
+		Channel:   pipe,
+		Name:      name,
+		Kind:      kind,
+		Data:      string(data),
+		Publisher: &pb.Publisher{User: s.user, Client: s.session},
+	})
+}
+
+// publish sends a face-made event (announcements), logging failures.
+func (s *socket) publish(ev *pb.Event) {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	if _, err := s.h.deps.Hub.Publish(ctx, &pb.PublishRequest{Event: ev}); err != nil {
+		s.h.log.Warn("announcement failed", "pipe", ev.GetChannel(), "event", ev.GetName(), "err", err)
+	}
+}
+
+// webPipeEvent is the canonical event of a web_pipe2 message: pipe →
+// channel, event → name, message → data as a JSON string value, sender →
+// publisher (user hidden for @web_), dev id → tenant.
+func (s *socket) webPipeEvent(c WebPipe) *pb.Event {
+	pub := &pb.Publisher{Client: s.session}
+	if !c.Hidden {
+		pub.User = s.user
+	}
+	return &pb.Event{
+		Tenant:    s.tenant,
+		Channel:   c.Pipe,
+		Name:      c.Event,
+		Data:      string(encodeJSON(c.Message)),
+		Publisher: pub,
+	}
+}
+
+// webPipe publishes a message and sends the sender its delivery report.
+func (s *socket) webPipe(c WebPipe) *ProtocolError {
+	if strings.HasPrefix(c.Pipe, "webauth_") && !s.authorized {
+		return &ProtocolError{Text: textWebAuthAnon}
+	}
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	if _, err := s.h.deps.Hub.Publish(ctx, &pb.PublishRequest{Event: s.webPipeEvent(c)}); err != nil {
+		return statusError(err, shapeMessages)
+	}
+	s.send(encodeAnswerTo(c.Pipe, c.Message, s.otherSubscribers(c.Pipe), s.legacy, s.h.now()))
+	return nil
+}
+
+// otherSubscribers counts the connections, on every node and face, that
+// the message was sent to: the pipe's presence less the sender. -1 when
+// the pipe keeps no presence or the count failed.
+func (s *socket) otherSubscribers(pipe string) int64 {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	r, err := s.h.deps.Hub.PresenceStats(ctx, &pb.PresenceStatsRequest{Tenant: s.tenant, Channel: pipe})
+	if err != nil {
+		return -1
+	}
+	n := int64(r.GetNumSessions())
+	s.subMu.Lock()
+	_, self := s.subs[pipe]
+	s.subMu.Unlock()
+	if self && n > 0 {
+		n--
+	}
+	return n
+}
+
+// pipeLog replays the newest stored messages, oldest first (§3.3). A pipe
+// without history gets no reply, as in comet-server.
+func (s *socket) pipeLog(c PipeLog) *ProtocolError {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	r, err := s.h.deps.Hub.History(ctx, &pb.HistoryRequest{
+		Tenant: s.tenant, Channel: c.Pipe, Limit: pipeLogLimit, Reverse: true,
+	})
+	if status.Code(err) == codes.FailedPrecondition {
+		return nil
+	}
+	if err != nil {
+		return statusError(err, shapeMessages)
+	}
+	events := r.GetEvents()
+	now := s.h.now()
+	for i := len(events) - 1; i >= 0; i-- {
+		ev := events[i]
+		if ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED {
+			continue // track_ announcements are not messages of the log
+		}
+		s.send(encodeHistory(ev, c.Marker, s.legacy, now))
+	}
+	return nil
+}
+
+// pipeCount answers how many connections are subscribed to a pipe.
+func (s *socket) pipeCount(c PipeCount) *ProtocolError {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	r, err := s.h.deps.Hub.PresenceStats(ctx, &pb.PresenceStatsRequest{Tenant: s.tenant, Channel: c.Pipe})
+	if err != nil {
+		return statusError(err, shapeMessages)
+	}
+	s.send(encodePipeCount(int64(r.GetNumSessions()), c.Marker, s.legacy, s.h.now()))
+	return nil
+}
+
+// trackPipeUsers lists the connections subscribed to a track_ pipe.
+func (s *socket) trackPipeUsers(c TrackPipeUsers) *ProtocolError {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	r, err := s.h.deps.Hub.Presence(ctx, &pb.PresenceRequest{Tenant: s.tenant, Channel: c.Pipe})
+	if err != nil {
+		return statusError(err, shapeUsers)
+	}
+	users := make([]trackUser, 0, len(r.GetSessions()))
+	for _, sess := range r.GetSessions() {
+		users = append(users, trackUser{UserID: cometUserID(sess.GetUser()), UUID: sess.GetClient()})
+	}
+	// Presence comes in no particular order; sorted, replies are stable.
+	slices.SortFunc(users, func(a, b trackUser) int {
+		if c := cmp.Compare(a.UserID, b.UserID); c != 0 {
+			return c
+		}
+		return strings.Compare(a.UUID, b.UUID)
+	})
+	s.send(encodeTrackUsers(users, c.Marker, s.legacy, s.h.now()))
+	return nil
+}
+
+// userStatus answers how long ago a user was online: 0 while online, -1
+// when never seen.
+func (s *socket) userStatus(c UserStatus) *ProtocolError {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	r, err := s.h.users.UserStatus(ctx, &pb.UserStatusRequest{Tenant: s.tenant, User: strconv.FormatInt(c.UserID, 10)})
+	if err != nil {
+		return statusError(err, shapeMessages)
+	}
+	now := s.h.now()
+	since := int64(-1)
+	switch {
+	case r.GetOnline():
+		since = 0
+	case r.GetLastSeen() != nil:
+		since = max(int64(now.Sub(r.GetLastSeen().AsTime())/time.Second), 0)
+	}
+	s.send(encodeUserStatus(c.UserID, since, s.legacy, now))
+	return nil
+}
+
+// userData answers the data string a backend stored for a user.
+func (s *socket) userData(c UserData) *ProtocolError {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	r, err := s.h.users.GetUserData(ctx, &pb.GetUserDataRequest{Tenant: s.tenant, User: strconv.FormatInt(c.UserID, 10)})
+	if err != nil {
+		return statusError(err, shapeUserData)
+	}
+	s.send(encodeUserData(c.UserID, r.GetData(), c.Marker, s.legacy, s.h.now()))
+	return nil
+}
+
+// userArrived records an authorized user's connection and, when it is the
+// user's only session in the cluster, announces `online` on
+// user_status_<id> (§3.6).
+func (s *socket) userArrived() {
+	s.recordSeen()
+	if n, ok := s.userSessions(); ok && n == 1 {
+		s.announceStatus(eventOnline)
+	}
+}
+
+// userLeft records when the user was last online and, when no session of
+// the user is left anywhere, announces `offline`.
+func (s *socket) userLeft() {
+	s.recordSeen()
+	if n, ok := s.userSessions(); ok && n == 0 {
+		s.announceStatus(eventOffline)
+	}
+}
+
+func (s *socket) recordSeen() {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	if _, err := s.h.users.RecordSeen(ctx, &pb.RecordSeenRequest{Tenant: s.tenant, User: s.user}); err != nil {
+		s.h.log.Warn("record seen failed", "user", s.user, "err", err)
+	}
+}
+
+// userSessions counts the user's sessions cluster-wide (core knowledge).
+func (s *socket) userSessions() (uint32, bool) {
+	ctx, cancel := s.rpcContext()
+	defer cancel()
+	r, err := s.h.users.UserStatus(ctx, &pb.UserStatusRequest{Tenant: s.tenant, User: s.user})
+	if err != nil {
+		s.h.log.Warn("user status failed", "user", s.user, "err", err)
+		return 0, false
+	}
+	return r.GetNumSessions(), true
+}
+
+// announceStatus publishes online/offline on user_status_<id>.
+func (s *socket) announceStatus(name string) {
+	s.publish(&pb.Event{
+		Tenant:  s.tenant,
+		Channel: prefixUserStatus + s.user,
+		Name:    name,
+		Data:    strconv.Quote(name),
+	})
+}
