@@ -1,7 +1,7 @@
 // Package user implements switchboard.v1.UserService: what the hub keeps
 // about a user beyond its sessions — the auth hash a backend sets for
 // comet-server logins (CppComet's `users_auth` table, see
-// shared/protocols/cppcomet.md §2), a free-form user data string
+// docs/protocols/cppcomet.md §2), a free-form user data string
 // (`users_data`, read by the comet `user_data` command, §3.3) and when the
 // user was last seen online (`user_status`, §3.3).
 //
