@@ -71,18 +71,13 @@ func (s *socket) rpcContext() (context.Context, context.CancelFunc) {
 }
 
 // serve authenticates, registers the session, sends serverInfo and queued
-// messages, then runs the read loop. reqCtx ends when the server shuts down.
-func (s *socket) serve(reqCtx context.Context) {
+// messages, then runs the read loop. life ends when the server shuts down.
+func (s *socket) serve(life context.Context) {
 	log := s.h.log.With("user", s.params.UserID, "dev", s.params.DevID)
-	go func() {
-		select {
-		case <-reqCtx.Done():
-			// Drop TCP: the JS client reconnects, to this node when it is
-			// back or to another one.
-			s.ws.CloseNow()
-		case <-s.ws.Done():
-		}
-	}()
+	// On shutdown drop TCP: the JS client reconnects, to this node when it
+	// is back or to another one.
+	stop := context.AfterFunc(life, s.ws.CloseNow)
+	defer stop()
 
 	ctx, cancel := s.rpcContext()
 	method, err := s.h.auth.authenticate(ctx, s.params)

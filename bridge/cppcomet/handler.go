@@ -174,7 +174,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		drain(ws)
 		return
 	}
-	newSocket(h, ws, params).serve(r.Context())
+	go newSocket(h, ws, params).serve(h.deps.Lifetime())
 }
 
 // originAllowed applies OriginAllow (§2): a prefix match on the Origin

@@ -132,9 +132,9 @@ func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	writeError(w, http.StatusMethodNotAllowed, r.Method, "Method not allowed")
 }
 
-// serveWS authenticates, upgrades and serves one socket until it ends. The
-// request's context ends when the server shuts down; the socket is then
-// closed with StatusGoingAway.
+// serveWS authenticates, upgrades and hands the socket to a goroutine of
+// its own (see bridge.Deps.Context). When the process shuts down the
+// socket is closed with StatusGoingAway.
 func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 	id, aerr := h.auth.authenticate(r)
 	if aerr != nil {
@@ -148,5 +148,5 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	newSocket(h, conn, id).serve(r.Context())
+	go newSocket(h, conn, id).serve(h.deps.Lifetime())
 }
