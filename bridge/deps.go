@@ -17,7 +17,7 @@ type Deps struct {
 	// goroutine of its own and returns from ServeHTTP, so that net/http
 	// releases the request's buffers (about 10 KB per connection) and its
 	// goroutine. nil stands for context.Background().
-	Context context.Context
+	Context  context.Context
 	Hub      pb.HubServiceClient
 	Sessions pb.SessionServiceClient
 	Fanout   *fanout.Fanout
