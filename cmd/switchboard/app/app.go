@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/test/bufconn"
 
@@ -51,6 +52,7 @@ type App struct {
 	// Clients of the core: the bridges' (trusted) and the gateway's (which
 	// forwards each caller's own credentials).
 	bridgeConn  *grpc.ClientConn
+	bridge      grpc.ClientConnInterface // what the faces use: bridgeConn, or a localConn over it
 	gatewayConn *grpc.ClientConn
 
 	httpSrv *http.Server
@@ -106,6 +108,9 @@ func (a *App) Start() (err error) {
 	} else if err := a.dialUpstream(); err != nil {
 		return err
 	}
+	if err := a.startDebug(); err != nil {
+		return err
+	}
 	return a.startHTTP()
 }
 
@@ -143,16 +148,23 @@ func (a *App) startCore() error {
 	if a.cfg.TokenSecret != "" {
 		ac.TokenSecret = []byte(a.cfg.TokenSecret)
 	}
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(a.log), metricsUnary, ac.UnaryInterceptor()}
 	a.grpcSrv = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(recoverUnary(a.log), metricsUnary, ac.UnaryInterceptor()),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(recoverStream(a.log), metricsStream, ac.StreamInterceptor()),
 		grpc.MaxRecvMsgSize(a.cfg.MaxPayload*4+(1<<20)),
 	)
-	pb.RegisterHubServiceServer(a.grpcSrv, a.hub.HubService())
-	pb.RegisterSessionServiceServer(a.grpcSrv, a.hub.SessionService())
-	// UserService: auth hashes, user data, last-seen times (comet-server
-	// face). Memory store; online state comes from the engine's sessions.
-	pb.RegisterUserServiceServer(a.grpcSrv, user.NewServer(user.NewMemoryStore(), eng, user.Options{Logger: a.log}))
+	// The faces' unary calls skip the in-memory transport (see localConn);
+	// their streams and everyone else's calls go through grpcSrv.
+	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary...)
+	users := user.NewServer(user.NewMemoryStore(), eng, user.Options{Logger: a.log})
+	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, local} {
+		pb.RegisterHubServiceServer(r, a.hub.HubService())
+		pb.RegisterSessionServiceServer(r, a.hub.SessionService())
+		// UserService: auth hashes, user data, last-seen times (comet-server
+		// face). Memory store; online state comes from the engine's sessions.
+		pb.RegisterUserServiceServer(r, users)
+	}
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcSrv, a.health)
 	reflection.Register(a.grpcSrv)
@@ -175,6 +187,8 @@ func (a *App) startCore() error {
 	if err != nil {
 		return err
 	}
+	local.streams = a.bridgeConn
+	a.bridge = local
 	a.gatewayConn, err = grpc.NewClient("passthrough:///in-memory",
 		grpc.WithContextDialer(dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return err
@@ -189,6 +203,7 @@ func (a *App) dialUpstream() error {
 	if err != nil {
 		return fmt.Errorf("upstream %q: %w", a.cfg.Upstream, err)
 	}
+	a.bridge = a.bridgeConn
 	a.gatewayConn, err = grpc.NewClient(a.cfg.Upstream, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return err
 }

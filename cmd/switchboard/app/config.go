@@ -41,6 +41,9 @@ type Config struct {
 	// websocket faces against the core at this gRPC address and runs no core.
 	Upstream string `json:"upstream"`
 
+	// DebugAddr, when set, serves the Go profiler (/debug/pprof/) there.
+	DebugAddr string `json:"debug_addr"`
+
 	LogLevel  string `json:"log_level"`
 	LogFormat string `json:"log_format"`
 	NodeName  string `json:"node_name"`
@@ -128,6 +131,9 @@ func Load(path string) (Config, error) {
 // Validate checks the configuration before anything starts.
 func (c *Config) Validate() error {
 	var errs []error
+	if c.DebugAddr != "" && !loopback(c.DebugAddr) {
+		errs = append(errs, fmt.Errorf("debug_addr %q: the profiler may only listen on loopback", c.DebugAddr))
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))
 	}

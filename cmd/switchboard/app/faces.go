@@ -15,8 +15,8 @@ import (
 // deps builds what every face shares: clients of the core, the one fan-out
 // of this process and its edge's Control stream (started here).
 func (a *App) deps() bridge.Deps {
-	hubClient := pb.NewHubServiceClient(a.bridgeConn)
-	sessions := pb.NewSessionServiceClient(a.bridgeConn)
+	hubClient := pb.NewHubServiceClient(a.bridge)
+	sessions := pb.NewSessionServiceClient(a.bridge)
 	router := control.New(sessions, nodeName(a.cfg)+"/"+randomHex(8), a.log)
 	a.goRun("control stream", router.Run)
 	return bridge.Deps{
@@ -57,7 +57,7 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	a.goRun("centrifugo redis api", cf.Run)
 
 	// comet-server (CppComet): GET /ws/<params> and /comet-server/ws/<params>.
-	comet := cppcomet.New(deps, pb.NewUserServiceClient(a.bridgeConn), cppcomet.Options{
+	comet := cppcomet.New(deps, pb.NewUserServiceClient(a.bridge), cppcomet.Options{
 		TokenSecret: []byte(a.cfg.TokenSecret),
 		OriginAllow: a.cfg.CppComet.OriginAllow,
 		QueueSize:   a.cfg.ClientQueueSize,

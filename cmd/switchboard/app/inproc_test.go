@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// fakeHub records what Publish saw and answers with err or a reply.
+type fakeHub struct {
+	pb.UnimplementedHubServiceServer
+	md    metadata.MD
+	reply *pb.PublishResponse
+	err   error
+}
+
+func (f *fakeHub) Publish(ctx context.Context, req *pb.PublishRequest) (*pb.PublishResponse, error) {
+	f.md, _ = metadata.FromIncomingContext(ctx)
+	req.Event.Channel = "changed by the server"
+	return f.reply, f.err
+}
+
+func TestLocalConn(t *testing.T) {
+	var order []string
+	mark := func(name string) grpc.UnaryServerInterceptor {
+		return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			order = append(order, name+" "+info.FullMethod)
+			return h(ctx, req)
+		}
+	}
+	tests := []struct {
+		name     string
+		err      error
+		wantCode codes.Code
+	}{
+		{"reply", nil, codes.OK},
+		{"status error kept", status.Error(codes.InvalidArgument, "event.channel: empty"), codes.InvalidArgument},
+		{"plain error is Unknown", errors.New("boom"), codes.Unknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			order = nil
+			srv := &fakeHub{reply: &pb.PublishResponse{Id: "e1"}, err: tt.err}
+			c := newLocalConn(nil, metadata.Pairs("authorization", "apikey k"), mark("outer"), mark("inner"))
+			pb.RegisterHubServiceServer(c, srv)
+
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "x-trace", "t1")
+			req := &pb.PublishRequest{Event: &pb.Event{Channel: "news"}}
+			resp, err := pb.NewHubServiceClient(c).Publish(ctx, req)
+			if status.Code(err) != tt.wantCode {
+				t.Fatalf("err = %v, want code %v", err, tt.wantCode)
+			}
+			if tt.err == nil && resp.GetId() != "e1" {
+				t.Fatalf("reply = %v", resp)
+			}
+			if resp != nil && resp == srv.reply {
+				t.Fatal("the reply is the server's message, not a copy")
+			}
+			if req.Event.Channel != "news" {
+				t.Fatal("the server changed the caller's request")
+			}
+			if got := srv.md.Get("authorization"); len(got) != 1 || got[0] != "apikey k" {
+				t.Fatalf("authorization = %v", got)
+			}
+			if got := srv.md.Get("x-trace"); len(got) != 1 || got[0] != "t1" {
+				t.Fatalf("outgoing metadata = %v", got)
+			}
+			want := []string{"outer /switchboard.v1.HubService/Publish", "inner /switchboard.v1.HubService/Publish"}
+			if len(order) != 2 || order[0] != want[0] || order[1] != want[1] {
+				t.Fatalf("interceptors ran %v, want %v", order, want)
+			}
+		})
+	}
+}
