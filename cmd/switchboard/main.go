@@ -18,6 +18,7 @@ Usage:
   switchboard serve [--config FILE] [flags]   run the hub (no config: embedded defaults)
   switchboard genconfig [-o FILE] [--tls]     write a commented config with fresh secrets
   switchboard gentoken --user ID [--ttl 24h]  print an HS256 client token signed with token_secret
+  switchboard bench [flags]                   measure fan-out, latency, set-up rate and memory
   switchboard version                         print the version
 
 Run "switchboard COMMAND -h" for the flags of a command.
@@ -37,6 +38,8 @@ func main() {
 		err = genconfig(args, os.Stdout)
 	case "gentoken":
 		err = gentoken(args, os.Stdout)
+	case "bench":
+		err = bench(args)
 	case "version", "--version", "-v":
 		err = version(os.Stdout)
 	case "help", "-h", "--help":

@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"google.golang.org/grpc"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// publisher sends one message to the run's channels: a publish for one
+// channel, a broadcast for several. Calls are sequential: the next message
+// goes out when the server has answered the previous one, as in the
+// Centrifugo benchmark.
+type publisher interface {
+	publish(ctx context.Context, payload []byte) error
+	close()
+}
+
+// ErrPublish: the server refused a message.
+var ErrPublish = errors.New("bench: publish refused")
+
+func newPublisher(o *Options, t *target, channels []string) (publisher, error) {
+	if o.Publisher == PublisherGRPC {
+		conn, err := dialGRPC(t)
+		if err != nil {
+			return nil, err
+		}
+		return &grpcPublisher{conn: conn, hub: pb.NewHubServiceClient(conn), channels: channels}, nil
+	}
+	return newHTTPPublisher(t, channels), nil
+}
+
+// httpPublisher calls the Centrifugo v1 server API: POST /api/ with one
+// command, signed with X-API-Sign = hex HMAC-SHA256(api_secret, body).
+type httpPublisher struct {
+	url    string
+	client *http.Client
+	mac    hash.Hash
+	prefix []byte // the command up to the data value
+	body   []byte
+	sign   []byte
+	resp   bytes.Buffer
+}
+
+// httpTimeout bounds one API call.
+const httpTimeout = 30 * time.Second
+
+func newHTTPPublisher(t *target, channels []string) *httpPublisher {
+	var prefix []byte
+	if len(channels) == 1 {
+		prefix = append(prefix, `{"method":"publish","params":{"channel":`...)
+		prefix = strconv.AppendQuote(prefix, channels[0])
+	} else {
+		prefix = append(prefix, `{"method":"broadcast","params":{"channels":[`...)
+		for i, ch := range channels {
+			if i > 0 {
+				prefix = append(prefix, ',')
+			}
+			prefix = strconv.AppendQuote(prefix, ch)
+		}
+		prefix = append(prefix, ']')
+	}
+	prefix = append(prefix, `,"data":`...)
+	return &httpPublisher{
+		url: t.httpURL + "/api/",
+		client: &http.Client{Timeout: httpTimeout, Transport: &http.Transport{
+			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+			MaxIdleConnsPerHost: 1,
+			DisableCompression:  true,
+		}},
+		mac:    hmac.New(sha256.New, []byte(t.apiSecret)),
+		prefix: prefix,
+	}
+}
+
+func (p *httpPublisher) publish(ctx context.Context, payload []byte) error {
+	p.body = append(append(append(p.body[:0], p.prefix...), payload...), "}}"...)
+	p.mac.Reset()
+	p.mac.Write(p.body)
+	p.sign = hex.AppendEncode(p.sign[:0], p.mac.Sum(nil))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.url, bytes.NewReader(p.body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Sign", string(p.sign))
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	p.resp.Reset()
+	if _, err := p.resp.ReadFrom(io.LimitReader(resp.Body, 1<<20)); err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s: %s", ErrPublish, resp.Status, bytes.TrimSpace(p.resp.Bytes()))
+	}
+	var replies []struct {
+		Error *string `json:"error"`
+	}
+	if err := json.Unmarshal(p.resp.Bytes(), &replies); err != nil {
+		return fmt.Errorf("%w: reply %.200q: %w", ErrPublish, p.resp.Bytes(), err)
+	}
+	for _, r := range replies {
+		if r.Error != nil && *r.Error != "" {
+			return fmt.Errorf("%w: %s", ErrPublish, *r.Error)
+		}
+	}
+	return nil
+}
+
+func (p *httpPublisher) close() { p.client.CloseIdleConnections() }
+
+// grpcPublisher calls HubService.Publish or Broadcast.
+type grpcPublisher struct {
+	conn     *grpc.ClientConn
+	hub      pb.HubServiceClient
+	channels []string
+}
+
+func (p *grpcPublisher) publish(ctx context.Context, payload []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, httpTimeout)
+	defer cancel()
+	var err error
+	if len(p.channels) == 1 {
+		_, err = p.hub.Publish(ctx, &pb.PublishRequest{Event: &pb.Event{Channel: p.channels[0], Data: string(payload)}})
+	} else {
+		_, err = p.hub.Broadcast(ctx, &pb.BroadcastRequest{Channels: p.channels, Event: &pb.Event{Data: string(payload)}})
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrPublish, err)
+	}
+	return nil
+}
+
+func (p *grpcPublisher) close() { p.conn.Close() }
