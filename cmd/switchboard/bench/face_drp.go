@@ -1,14 +1,10 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"time"
-
-	"github.com/coder/websocket"
 )
 
 // drpFace opens Digital Rebar Provision event websockets (GET /api/v3/ws)
@@ -18,7 +14,6 @@ import (
 type drpFace struct {
 	url    string
 	header http.Header
-	hc     *http.Client
 }
 
 // drpAck marks the acknowledgement event of a register frame.
@@ -32,32 +27,23 @@ func newDRPFace(t *target, _ *Options) (face, error) {
 	return &drpFace{
 		url:    t.wsURL + "/api/v3/ws",
 		header: http.Header{"Authorization": {"Basic " + cred}},
-		hc:     wsHTTPClient(),
 	}, nil
 }
 
 func (f *drpFace) subscribe(ctx context.Context, channel string, t *tally) (*client, error) {
-	c, _, err := websocket.Dial(ctx, f.url, &websocket.DialOptions{HTTPClient: f.hc, HTTPHeader: f.header})
+	c, err := dialWS(ctx, f.url, f.header)
 	if err != nil {
 		return nil, fmt.Errorf("drp dial: %w", err)
 	}
-	c.SetReadLimit(wsReadLimit)
-	if err := c.Write(ctx, websocket.MessageText, []byte("register "+channel+".*.*")); err != nil {
-		c.CloseNow()
+	if err := c.write(ctx, "register "+channel+".*.*"); err != nil {
+		c.conn.Close()
 		return nil, fmt.Errorf("drp register: %w", err)
 	}
-	for {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			c.CloseNow()
-			return nil, fmt.Errorf("drp ack: %w", err)
-		}
-		if bytes.Contains(b, drpAck) {
-			break
-		}
-		t.frame(b, time.Now())
+	if err := c.readUntil(ctx, drpAck, t); err != nil {
+		c.conn.Close()
+		return nil, fmt.Errorf("drp ack: %w", err)
 	}
-	return startWSReader(c, t), nil
+	return c.start(t), nil
 }
 
-func (f *drpFace) close() { f.hc.CloseIdleConnections() }
+func (f *drpFace) close() {}
