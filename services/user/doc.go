@@ -6,9 +6,9 @@
 // user was last seen online (`user_status`, §3.3).
 //
 // Storage sits behind the small Store interface. MemoryStore serves one
-// node; a Redis store (one hash per user: `switchboard:user:{tenant}:{user}`
-// with fields `auth`, `data`, `seen`, HSETNX for AddAuthHash) follows so
-// that several nodes share it, exactly like the engine's other state.
+// node; RedisStore (one hash per user beside the Redis engine's keys, Lua
+// for the check-and-set steps) is what the app uses with the Redis engine,
+// so that every node sees the same records.
 //
 // Whether a user is online is not stored here: it comes from the core's
 // knowledge of sessions (SessionCounter, satisfied by the engine's Users),

@@ -157,12 +157,12 @@ func (a *App) startCore() error {
 	// The faces' unary calls skip the in-memory transport (see localConn);
 	// their streams and everyone else's calls go through grpcSrv.
 	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary...)
-	users := user.NewServer(user.NewMemoryStore(), eng, user.Options{Logger: a.log})
+	users := user.NewServer(userStore(eng), eng, user.Options{Logger: a.log})
 	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
 		pb.RegisterSessionServiceServer(r, a.hub.SessionService())
 		// UserService: auth hashes, user data, last-seen times (comet-server
-		// face). Memory store; online state comes from the engine's sessions.
+		// face); online state comes from the engine's sessions.
 		pb.RegisterUserServiceServer(r, users)
 	}
 	a.health = health.NewServer()

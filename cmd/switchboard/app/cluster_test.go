@@ -5,12 +5,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
+	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 
+	"github.com/coder/websocket"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -105,5 +108,38 @@ func TestClusterOnRedis(t *testing.T) {
 	}
 	if got := next(t, st).GetEvent().GetData(); got != `"dm"` {
 		t.Fatalf("directed event on B = %s", got)
+	}
+}
+
+// TestClusterSharesUserRecords: a comet-server backend sets a user's auth
+// hash through one node; the user's page logs in through another.
+func TestClusterSharesUserRecords(t *testing.T) {
+	a, b := twoNodes(t)
+	req, _ := http.NewRequest(http.MethodPost, a.HTTPURL+"/v1/users/set_auth_hash", strings.NewReader(`{"tenant":"","user":"5","hash":"k5"}`))
+	req.Header.Set("Authorization", "apikey "+apptest.TestSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("set_auth_hash on A: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, b.WSURL+"/ws/sesion=k5&myid=5&devid=0&v=4.08&uuid=u5&api=js", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if m := readJSON(t, ws); string(m["event"]) != `"serverInfo"` || string(m["authorized"]) != "true" {
+		t.Fatalf("login on B with the hash set on A: %v", m)
+	}
+
+	users := pb.NewUserServiceClient(b.Conn)
+	if _, err := users.SetUserData(ctx, &pb.SetUserDataRequest{User: "5", Data: "from B"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pb.NewUserServiceClient(a.Conn).GetUserData(ctx, &pb.GetUserDataRequest{User: "5"})
+	if err != nil || got.GetData() != "from B" {
+		t.Fatalf("user data on A: %v %v", got, err)
 	}
 }
