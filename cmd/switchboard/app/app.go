@@ -149,14 +149,15 @@ func (a *App) startCore() error {
 		ac.TokenSecret = []byte(a.cfg.TokenSecret)
 	}
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(a.log), metricsUnary, ac.UnaryInterceptor()}
+	streams := []grpc.StreamServerInterceptor{recoverStream(a.log), metricsStream, ac.StreamInterceptor()}
 	a.grpcSrv = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(recoverStream(a.log), metricsStream, ac.StreamInterceptor()),
+		grpc.ChainStreamInterceptor(streams...),
 		grpc.MaxRecvMsgSize(a.cfg.MaxPayload*4+(1<<20)),
 	)
-	// The faces' unary calls skip the in-memory transport (see localConn);
-	// their streams and everyone else's calls go through grpcSrv.
-	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary...)
+	// The faces' calls skip the in-memory transport (see localConn); the
+	// gateway's and everyone else's go through grpcSrv.
+	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
 	users := user.NewServer(userStore(eng), eng, user.Options{Logger: a.log})
 	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())

@@ -48,7 +48,7 @@ func TestLocalConn(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			order = nil
 			srv := &fakeHub{reply: &pb.PublishResponse{Id: "e1"}, err: tt.err}
-			c := newLocalConn(nil, metadata.Pairs("authorization", "apikey k"), mark("outer"), mark("inner"))
+			c := newLocalConn(nil, metadata.Pairs("authorization", "apikey k"), []grpc.UnaryServerInterceptor{mark("outer"), mark("inner")}, nil)
 			pb.RegisterHubServiceServer(c, srv)
 
 			ctx := metadata.AppendToOutgoingContext(context.Background(), "x-trace", "t1")
@@ -77,5 +77,73 @@ func TestLocalConn(t *testing.T) {
 				t.Fatalf("interceptors ran %v, want %v", order, want)
 			}
 		})
+	}
+}
+
+// streamHub sends n events on Subscribe, then ends with err; with block it
+// waits for the caller to go away instead.
+type streamHub struct {
+	pb.UnimplementedHubServiceServer
+	n     int
+	err   error
+	block bool
+	ended chan error
+}
+
+func (f *streamHub) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_SubscribeServer) error {
+	if err := srv.SendHeader(metadata.Pairs("x-node", "n1")); err != nil {
+		return err
+	}
+	ev := &pb.SubscribeResponse{Payload: &pb.SubscribeResponse_Event{Event: &pb.Event{Channel: req.Filters[0].Channels[0]}}}
+	for range f.n {
+		if err := srv.Send(ev); err != nil {
+			return err
+		}
+		ev.GetEvent().Offset++ // the caller's copy must not change
+	}
+	if f.block {
+		<-srv.Context().Done()
+		f.ended <- srv.Context().Err()
+	}
+	return f.err
+}
+
+func TestLocalServerStream(t *testing.T) {
+	srv := &streamHub{n: 3, err: status.Error(codes.Unavailable, "hub going away")}
+	c := newLocalConn(nil, nil, nil, nil)
+	pb.RegisterHubServiceServer(c, srv)
+	stream, err := pb.NewHubServiceClient(c).Subscribe(context.Background(), &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"news"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md, err := stream.Header(); err != nil || md.Get("x-node")[0] != "n1" {
+		t.Fatalf("header %v %v", md, err)
+	}
+	for i := range 3 {
+		m, err := stream.Recv()
+		if err != nil || m.GetEvent().GetChannel() != "news" || m.GetEvent().GetOffset() != uint64(i) {
+			t.Fatalf("message %d: %v %v", i, m, err)
+		}
+	}
+	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable {
+		t.Fatalf("end: %v, want Unavailable", err)
+	}
+
+	// The caller going away ends the handler's context.
+	srv = &streamHub{block: true, ended: make(chan error, 1)}
+	c = newLocalConn(nil, nil, nil, nil)
+	pb.RegisterHubServiceServer(c, srv)
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err = pb.NewHubServiceClient(c).Subscribe(ctx, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"a"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream.Header()
+	cancel()
+	if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
+		t.Fatalf("Recv after cancel: %v", err)
+	}
+	if err := <-srv.ended; err == nil {
+		t.Fatal("handler context not ended")
 	}
 }
