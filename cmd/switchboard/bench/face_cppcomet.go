@@ -36,11 +36,13 @@ func (f *cometFace) subscribe(ctx context.Context, channel string, t *tally) (*c
 		c.conn.Close()
 		return nil, fmt.Errorf("cppcomet %s: %w", what, err)
 	}
-	if err := c.readUntil(ctx, cometServerInfo, t); err != nil {
-		return fail("serverInfo", err)
-	}
+	// As CometServerApi.js does, the pipes are sent when the socket opens,
+	// without waiting for serverInfo, which still comes first.
 	if err := c.write(ctx, "subscription\n"+channel, "user_data\nbench-sync\n1"); err != nil {
 		return fail("subscription", err)
+	}
+	if err := c.readUntil(ctx, cometServerInfo, t); err != nil {
+		return fail("serverInfo", err)
 	}
 	if err := c.readUntil(ctx, cometSync, t); err != nil {
 		return fail("sync", err)
