@@ -21,7 +21,16 @@ type stream struct {
 	sess    *session
 	filters []*pb.Filter
 	trusted bool // server-side callers also see user-limited ("#") channels
-	queue   chan *pb.SubscribeResponse
+
+	// The queue: items[head:], at most limit of them. It grows as needed
+	// and is dropped when it empties, so that an idle stream holds no
+	// buffer (a channel of limit slots would cost 8 KiB per stream).
+	// ready holds a token while the queue is not empty.
+	qmu   sync.Mutex
+	items []*pb.SubscribeResponse
+	head  int
+	limit int
+	ready chan struct{}
 
 	mu       sync.Mutex
 	excluded map[chanKey]bool // channels taken away by Unsubscribe
@@ -34,7 +43,8 @@ func newStream(sess *session, filters []*pb.Filter, trusted bool, queueSize int)
 		sess:    sess,
 		filters: filters,
 		trusted: trusted,
-		queue:   make(chan *pb.SubscribeResponse, queueSize),
+		limit:   queueSize,
+		ready:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 }
@@ -66,13 +76,64 @@ func (s *stream) offer(msg *pb.SubscribeResponse) bool {
 		return false
 	default:
 	}
-	select {
-	case s.queue <- msg:
-		return true
-	default:
+	s.qmu.Lock()
+	n := len(s.items) - s.head
+	if n >= s.limit {
+		s.qmu.Unlock()
 		s.end(errSlowConsumer)
 		return false
 	}
+	if len(s.items) == cap(s.items) && s.head > 0 && s.head >= len(s.items)/2 {
+		// Reuse the slots already sent rather than grow.
+		k := copy(s.items, s.items[s.head:])
+		clear(s.items[k:])
+		s.items, s.head = s.items[:k], 0
+	}
+	s.items = append(s.items, msg)
+	s.qmu.Unlock()
+	if n == 0 {
+		s.signal()
+	}
+	return true
+}
+
+// signal leaves the ready token (at most one waits).
+func (s *stream) signal() {
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// next takes the oldest queued message, after a ready token was taken;
+// it passes the token on while more are queued.
+func (s *stream) next() (*pb.SubscribeResponse, bool) {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	if s.head == len(s.items) {
+		return nil, false
+	}
+	msg := s.items[s.head]
+	s.items[s.head] = nil
+	s.head++
+	if s.head == len(s.items) {
+		if cap(s.items) > 16 {
+			s.items = nil
+		} else {
+			s.items = s.items[:0]
+		}
+		s.head = 0
+	} else {
+		s.signal()
+	}
+	return msg, true
+}
+
+// queued returns how many messages wait.
+func (s *stream) queued() int {
+	s.qmu.Lock()
+	defer s.qmu.Unlock()
+	return len(s.items) - s.head
 }
 
 // end stops the stream with err (first call wins).

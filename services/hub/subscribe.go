@@ -139,10 +139,14 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 			if errors.Is(st.err, errSlowConsumer) {
 				h.slow.Add(1)
 				slowConsumersTotal.Inc()
-				h.log.Info("subscription cut off", "reason", "slow consumer", "session", st.sess.info.Id, "queue", cap(st.queue))
+				h.log.Info("subscription cut off", "reason", "slow consumer", "session", st.sess.info.Id, "queued", st.queued())
 			}
 			return st.err
-		case msg := <-st.queue:
+		case <-st.ready:
+			msg, ok := st.next()
+			if !ok {
+				continue
+			}
 			if ev := msg.GetEvent(); ev != nil && len(covered) > 0 {
 				if p := covered[chanKey{ev.Tenant, ev.Channel}]; p != nil && ev.Epoch == p.Epoch && ev.Offset != 0 && ev.Offset <= p.Offset {
 					continue // already replayed from history
