@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -365,4 +366,18 @@ func TestFrameLengthForms(t *testing.T) {
 			t.Fatalf("frame of %d bytes arrived as %d bytes", n, len(b))
 		}
 	}
+}
+
+// A peer that stops reading while the socket's buffers are full is cut off
+// by the write timeout, even though its queue never fills.
+func TestWriteTimeoutCutsOffStalledPeer(t *testing.T) {
+	s := startServer(t, wsconn.AcceptOptions{Face: "test-write-timeout", WriteTimeout: 200 * time.Millisecond, QueueSize: 10_000, QueueBytes: 1 << 30})
+	_, c := s.dial(t, nil) // the client never reads
+	frame := bytes.Repeat([]byte("x"), 1<<20)
+	for range 64 { // far more than loopback socket buffers hold
+		if !c.Send(frame) {
+			t.Fatal("Send refused; the queue was meant to be roomy")
+		}
+	}
+	waitDone(t, c)
 }

@@ -37,8 +37,8 @@ const maxFrameHeader = 10
 
 // rawConn is the hijacked connection as the library sees it. Every write —
 // the library's control frames and this package's data frames — takes wmu
-// and gets a fresh deadline, so a peer that stopped reading cannot hold a
-// writer longer than the write timeout.
+// and runs under a deadline (armLocked), so a peer that stopped reading
+// cannot hold a writer longer than the write timeout.
 type rawConn struct {
 	net.Conn
 	timeout time.Duration
@@ -47,7 +47,37 @@ type rawConn struct {
 	// Read returns them first. Only the library's reader calls Read.
 	pending []byte
 
-	wmu sync.Mutex
+	wmu      sync.Mutex
+	deadline time.Time // the write deadline last set, under wmu
+}
+
+// armLocked makes sure a write starting now has at least half the write
+// timeout to finish. The deadline is moved only when less than that is
+// left, so that most writes skip the poller's timer update: a peer that
+// stops reading is still cut off within one write timeout.
+func (c *rawConn) armLocked() error {
+	now := time.Now()
+	if c.deadline.Sub(now) > c.timeout/2 {
+		return nil
+	}
+	c.deadline = now.Add(c.timeout)
+	return c.Conn.SetWriteDeadline(c.deadline)
+}
+
+// SetWriteDeadline and SetDeadline replace the armed deadline; the next
+// write arms a fresh one.
+func (c *rawConn) SetWriteDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.deadline = time.Time{}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *rawConn) SetDeadline(t time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.deadline = time.Time{}
+	return c.Conn.SetDeadline(t)
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
@@ -65,7 +95,7 @@ func (c *rawConn) Read(p []byte) (int, error) {
 func (c *rawConn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+	if err := c.armLocked(); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(p)
@@ -116,7 +146,7 @@ func (c *rawConn) writeFrames(typ websocket.MessageType, frames [][]byte) error 
 
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+	if err := c.armLocked(); err != nil {
 		return err
 	}
 	switch c.Conn.(type) {
