@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 )
 
 // waitFor bounds every wait for a stream message; nothing sleeps.
@@ -399,7 +400,7 @@ func checkNodeCounters(t *testing.T, reply string, srv *apptest.Server) {
 
 func TestFaceRedisQueue(t *testing.T) {
 	// The app starts the consumer from its "centrifugo" config section.
-	addr := testRedis(t)
+	addr := redistest.Addr(t)
 	prefix := testPrefix()
 	srv := apptest.Start(t, func(c *app.Config) {
 		c.Centrifugo = app.Centrifugo{RedisAPI: true, RedisAddress: addr, RedisPrefix: prefix, RedisNumShards: 1}

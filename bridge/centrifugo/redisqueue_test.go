@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -15,27 +14,8 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 )
-
-// testRedis returns the address of the Redis the queue tests use:
-// SWITCHBOARD_TEST_REDIS (host:port) or 127.0.0.1:6379. Without a reachable
-// Redis the test is skipped, except in CI (CI=true) where it fails.
-func testRedis(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("SWITCHBOARD_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s is required in CI: %v", addr, err)
-		}
-		t.Skipf("no Redis at %s (%v): start redis-server or set SWITCHBOARD_TEST_REDIS=host:port", addr, err)
-	}
-	_ = conn.Close()
-	return addr
-}
 
 // runQueue starts the face's queue consumer and stops it at cleanup,
 // checking that Run returns nil once its context ends.
@@ -74,7 +54,7 @@ func waitRequests(t *testing.T, hub *fakeHub, n int) []proto.Message {
 }
 
 func TestRedisQueue(t *testing.T) {
-	addr := testRedis(t)
+	addr := redistest.Addr(t)
 	prefix := testPrefix()
 	keys := centrifugo.QueueKeys(prefix, 2)
 	if want := []string{prefix + ".api", prefix + ".api.0", prefix + ".api.1"}; !equalStrings(keys, want) {

@@ -1,16 +1,13 @@
 package user_test
 
 import (
-	"context"
-	"crypto/rand"
-	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/rueidis"
 
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 	"github.com/switchboard-hub/switchboard/services/user"
 )
 
@@ -25,32 +22,13 @@ func stores() map[string]func(t *testing.T) user.Store {
 }
 
 func newRedisStore(t *testing.T) user.Store {
-	addr := os.Getenv("SWITCHBOARD_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Redis at %s: %v", addr, err)
-		}
-		t.Skipf("Redis at %s is unreachable: %v", addr, err)
-	} else {
-		c.Close()
-	}
+	addr := redistest.Addr(t)
 	client, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{addr}, DisableCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	prefix := "sbtest-" + rand.Text()[:12]
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, _ := client.Do(ctx, client.B().Keys().Pattern(prefix+":*").Build()).AsStrSlice()
-		if len(keys) > 0 {
-			client.Do(ctx, client.B().Del().Key(keys...).Build())
-		}
-		client.Close()
-	})
-	return user.NewRedisStore(client, prefix)
+	t.Cleanup(client.Close)
+	return user.NewRedisStore(client, redistest.Prefix(t, addr))
 }
 
 func TestStores(t *testing.T) {

@@ -2,48 +2,24 @@ package app_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"google.golang.org/grpc/codes"
 
-	"github.com/coder/websocket"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 )
-
-// redisAddr returns a reachable Redis for cluster tests, or skips (fails
-// under CI, where .ci/run starts one).
-func redisAddr(t *testing.T) string {
-	t.Helper()
-	addr := os.Getenv("SWITCHBOARD_TEST_REDIS")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	c, err := net.DialTimeout("tcp", addr, time.Second)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis at %s: %v", addr, err)
-		}
-		t.Skipf("no redis at %s (%v); set SWITCHBOARD_TEST_REDIS", addr, err)
-	}
-	c.Close()
-	return addr
-}
 
 // twoNodes starts two servers sharing one Redis under a fresh prefix.
 func twoNodes(t *testing.T) (a, b *apptest.Server) {
-	addr := redisAddr(t)
-	var p [6]byte
-	_, _ = rand.Read(p[:])
-	prefix := "sbtest" + hex.EncodeToString(p[:])
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr)
 	redis := func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: addr, Prefix: prefix} }
 	return apptest.Start(t, redis), apptest.Start(t, redis)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/rueidis"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/engine/redis"
 	"google.golang.org/protobuf/proto"
@@ -259,7 +260,7 @@ func TestLinkRecovers(t *testing.T) {
 	publishUntilDelivered(t, other, h, "t", "c")
 
 	id := redis.LinkID(e)
-	admin, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{testAddr()}, DisableCache: true})
+	admin, err := rueidis.NewClient(rueidis.ClientOption{InitAddress: []string{redistest.Addr(t)}, DisableCache: true})
 	if err != nil {
 		t.Fatal(err)
 	}
