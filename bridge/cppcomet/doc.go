@@ -6,11 +6,11 @@
 // One connection, end to end:
 //
 //	handler.go    upgrade, positional URL (url.go, §2), Origin allow-list, auth (auth.go)
-//	session.go    the connection becomes a core session (SessionService.Connect
-//	              through the face's control router, asking for the offline
-//	              queue), queued `msg` events are replayed
+//	conn.go       the connection becomes a core session (SessionService.Connect
+//	              through the process's control router, asking for the offline
+//	              queue); serverInfo first (§3.2), queued `msg` events, then
+//	              the read loop
 //	userlock.go   one user's online/offline transitions are serialized per node
-//	conn.go       serverInfo first (§3.2), then the read loop
 //	parse.go      one frame → one typed command or a typed protocol error (§3.3)
 //	translate.go  command → HubService / SessionService / UserService calls
 //	encode.go     event or reply → one JSON frame, keys in alphabetical order (§3.1)

@@ -53,10 +53,7 @@ func TestHandshakeErrors(t *testing.T) {
 }
 
 func TestOriginAllowList(t *testing.T) {
-	s := start(t, func(c *app.Config) {})
-	// The allow-list is an option of the face; the app leaves it empty, so
-	// this test mounts a second handler with one on its own server.
-	h := newOriginServer(t, s, []string{"example.com"})
+	h := start(t, func(c *app.Config) { c.CppComet.OriginAllow = []string{"example.com"} })
 	for _, tt := range []struct {
 		origin string
 		ok     bool

@@ -1,7 +1,6 @@
 package cppcomet
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -60,27 +59,29 @@ type Options struct {
 
 // Handler serves the comet-server websocket.
 type Handler struct {
-	deps      bridge.Deps
-	fan       *fanout.Fanout
-	users     pb.UserServiceClient
-	router    *control.Router
-	ownRouter bool // router made here, run by Run
-	auth      authenticator
-	opts      Options
-	log       *slog.Logger
-	accept    wsconn.AcceptOptions
-	server    string // serverInfo `server`
-	now       func() time.Time
-	userLock  *userLocks
+	deps     bridge.Deps
+	fan      *fanout.Fanout
+	users    pb.UserServiceClient
+	router   *control.Router
+	auth     authenticator
+	opts     Options
+	log      *slog.Logger
+	accept   wsconn.AcceptOptions
+	server   string // serverInfo `server`
+	now      func() time.Time
+	userLock *userLocks
 	// encoders of the two client generations (index: legacy), shared by
 	// every fan-out group of that generation.
 	encoders [2]fanout.Encoder
 }
 
-// New builds the face from the core's clients (deps.Hub, deps.Sessions,
-// deps.Fanout) and the UserService client. Run must be running for
-// connections to be served (it carries the face's session control stream).
+// New builds the face from the core's clients (deps.Hub, deps.Fanout),
+// the process's control router (deps.Control, required: every comet
+// connection is a core session) and the UserService client.
 func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
+	if deps.Control == nil {
+		panic("cppcomet: New needs deps.Control")
+	}
 	log := opts.Logger
 	if log == nil {
 		log = deps.Logger
@@ -123,11 +124,6 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 		now:      time.Now,
 		userLock: newUserLocks(),
 	}
-	if h.router == nil {
-		// Built without the app's shared router: run one of its own.
-		h.router = control.New(deps.Sessions, edgeID(deps.Node), log)
-		h.ownRouter = true
-	}
 	for i, legacy := range []bool{false, true} {
 		h.encoders[i] = func(ev *pb.Event) ([]byte, error) {
 			return encodePipeEvent(ev, legacy, h.now()), nil
@@ -138,16 +134,6 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 
 // Routes lists the paths to mount the handler on.
 func (h *Handler) Routes() []string { return []string{PathWS, PathCometWS} }
-
-// Run keeps the face's own control stream open until ctx ends when it was
-// built without a shared router (deps.Control); otherwise the app runs the
-// shared one and Run returns at once.
-func (h *Handler) Run(ctx context.Context) error {
-	if !h.ownRouter {
-		return nil
-	}
-	return h.router.Run(ctx)
-}
 
 // ServeHTTP upgrades one comet connection and serves it until it ends.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -66,7 +66,6 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	for _, p := range comet.Routes() {
 		mux.Handle(p, comet)
 	}
-	a.goRun("cppcomet control stream", comet.Run)
 	return nil
 }
 
