@@ -2,12 +2,10 @@ package cppcomet
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/token"
 )
 
 // sessionUndefined is what the JS client sends as `sesion` when the page
@@ -57,36 +55,18 @@ func (a authenticator) authenticate(ctx context.Context, p Params) (loginMethod,
 // verifyJWT accepts an HS256 token signed with token_secret (what
 // `switchboard gentoken` mints) or with token_secret followed by the decimal
 // dev id (how comet-server backends mint them), with an `exp` in the future
-// (required, no leeway) and a numeric `user_id` or a `sub` equal to userID.
-func (a authenticator) verifyJWT(token string, userID, devID int64) bool {
+// (required, with the shared leeway) and a numeric `user_id` or a `sub` equal to userID.
+func (a authenticator) verifyJWT(tok string, userID, devID int64) bool {
 	if len(a.secret) == 0 {
 		return false
 	}
 	withDev := append(append([]byte{}, a.secret...), strconv.FormatInt(devID, 10)...)
-	keys := jwt.VerificationKeySet{Keys: []jwt.VerificationKey{a.secret, withDev}}
-	parser := jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithJSONNumber(),
-	)
-	claims := jwt.MapClaims{}
-	if _, err := parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return keys, nil }); err != nil {
+	c, err := token.Verify(tok, a.secret, withDev)
+	if err != nil {
 		return false
 	}
-	// comet-server's claim is a number: the string "5" does not match.
-	if n, ok := claims["user_id"].(json.Number); ok {
-		if id, err := n.Int64(); err == nil && id == userID {
-			return true
-		}
-	}
-	// `sub` is a string by the JWT spec; a number is accepted too.
-	switch sub := claims["sub"].(type) {
-	case string:
-		id, err := strconv.ParseInt(sub, 10, 64)
-		return err == nil && isDigits(sub) && id == userID
-	case json.Number:
-		id, err := sub.Int64()
-		return err == nil && id == userID
-	}
-	return false
+	want := strconv.FormatInt(userID, 10)
+	// comet-server's claim is a number (the string "5" does not match);
+	// `sub` is a string by the JWT spec, and a number is accepted too.
+	return c.UserID == want || (isDigits(c.Subject) && c.Subject == want)
 }

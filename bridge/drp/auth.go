@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/switchboard-hub/switchboard/internal/token"
 )
 
 // Admin is an account that may log in with a user name and password (HTTP
@@ -34,9 +34,6 @@ type identity struct {
 // challenge is DRP's WWW-Authenticate value.
 const challenge = "dr-provision"
 
-// tokenLeeway tolerates small clock differences on exp, as the core does.
-const tokenLeeway = 5 * time.Second
-
 // authError is a refused request: the status and whether the DRP challenge
 // header goes with it (drp.md §2 table). The body is empty, as in DRP.
 type authError struct {
@@ -53,8 +50,6 @@ var (
 	errBadScheme     = errors.New("authorization is not \"Basic x\" or \"Bearer x\"")
 	errBadBasic      = errors.New("malformed basic credentials")
 	errBadLogin      = errors.New("unknown user or wrong password")
-	errBadToken      = errors.New("invalid bearer token")
-	errNoSecret      = errors.New("token_secret is not configured")
 )
 
 func unauthorized(reason error) *authError {
@@ -161,22 +156,7 @@ func (a *authenticator) bearer(tok string) (identity, *authError) {
 }
 
 func (a *authenticator) verifyToken(tok string) (string, error) {
-	if len(a.tokenSecret) == 0 {
-		return "", errNoSecret
-	}
-	var claims jwt.RegisteredClaims
-	_, err := jwt.ParseWithClaims(tok, &claims,
-		func(*jwt.Token) (any, error) { return a.tokenSecret, nil },
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(tokenLeeway))
-	if err != nil {
-		return "", fmt.Errorf("%w: %w", errBadToken, err)
-	}
-	if claims.Subject == "" {
-		return "", fmt.Errorf("%w: no sub claim", errBadToken)
-	}
-	return claims.Subject, nil
+	return token.VerifyUser(tok, a.tokenSecret)
 }
 
 // userMayReceive applies the core's user-limited channel rule to a socket

@@ -19,10 +19,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/token"
 )
-
-// FaceHeader marks calls that came through the gateway (services/auth reads it).
-const FaceHeader = "x-switchboard-face"
 
 // Marshaler is the JSON encoding of the REST face.
 var Marshaler = &runtime.JSONPb{
@@ -39,7 +37,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, extra ...Register) (http.Ha
 	mux := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, Marshaler),
 		runtime.WithMetadata(func(context.Context, *http.Request) metadata.MD {
-			return metadata.Pairs(FaceHeader, "rest")
+			return metadata.Pairs(token.FaceKey, "rest")
 		}),
 	)
 	regs := append([]Register{pb.RegisterHubServiceHandler, pb.RegisterSessionServiceHandler}, extra...)

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
-	"github.com/switchboard-hub/switchboard/services/auth"
+	"github.com/switchboard-hub/switchboard/internal/token"
 )
 
 func gentoken(args []string, out io.Writer) error {
@@ -41,7 +41,7 @@ func gentoken(args []string, out io.Writer) error {
 	if key == "" {
 		return errors.New("no token secret: pass --config FILE (with token_secret), --secret or $SWITCHBOARD_TOKEN_SECRET")
 	}
-	tok, err := auth.MintToken([]byte(key), *user, *ttl, time.Now())
+	tok, err := token.Mint([]byte(key), *user, *ttl, time.Now())
 	if err != nil {
 		return err
 	}

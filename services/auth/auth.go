@@ -8,16 +8,14 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
-	"fmt"
-	"strings"
-	"time"
+			"strings"
 
-	"github.com/golang-jwt/jwt/v5"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-hub/switchboard/internal/token"
 )
 
 // Identity is who made a call.
@@ -33,10 +31,6 @@ type Config struct {
 	Insecure    bool     // calls without credentials are trusted
 	TokenSecret []byte   // HS256 key for end-user JWTs; nil disables JWT callers
 }
-
-// FaceHeader is the metadata key the REST gateway sets so that sessions
-// opened through it are shown as "rest".
-const FaceHeader = "x-switchboard-face"
 
 // userMethods are the RPCs an end user may call with a JWT.
 var userMethods = map[string]bool{
@@ -65,11 +59,11 @@ func WithIdentity(ctx context.Context, id Identity) context.Context {
 func (c Config) Authenticate(ctx context.Context, method string) (Identity, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	face := "grpc"
-	if v := md.Get(FaceHeader); len(v) > 0 && v[0] == "rest" {
+	if v := md.Get(token.FaceKey); len(v) > 0 && v[0] == "rest" {
 		face = "rest"
 	}
 	var header string
-	if v := md.Get("authorization"); len(v) > 0 {
+	if v := md.Get(token.AuthorizationKey); len(v) > 0 {
 		header = v[0]
 	}
 	if header == "" {
@@ -102,37 +96,10 @@ func (c Config) Authenticate(ctx context.Context, method string) (Identity, erro
 	}
 }
 
-// ErrNoTokenSecret is returned when JWTs are checked but no secret is set.
-var ErrNoTokenSecret = errors.New("token_secret is not configured")
-
-// VerifyToken checks an HS256 JWT and returns its subject.
-func (c Config) VerifyToken(token string) (string, error) {
-	if len(c.TokenSecret) == 0 {
-		return "", ErrNoTokenSecret
-	}
-	claims := jwt.RegisteredClaims{}
-	_, err := jwt.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return c.TokenSecret, nil },
-		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithLeeway(5*time.Second))
-	if err != nil {
-		return "", fmt.Errorf("invalid token: %w", err)
-	}
-	if claims.Subject == "" {
-		return "", errors.New("invalid token: no sub claim")
-	}
-	return claims.Subject, nil
-}
-
-// MintToken signs an HS256 JWT for user valid for ttl.
-func MintToken(secret []byte, user string, ttl time.Duration, now time.Time) (string, error) {
-	if len(secret) == 0 {
-		return "", ErrNoTokenSecret
-	}
-	claims := jwt.RegisteredClaims{
-		Subject:   user,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
-	}
-	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(secret)
+// VerifyToken checks an end user's token (see package token) and returns the
+// user id.
+func (c Config) VerifyToken(tok string) (string, error) {
+	return token.VerifyUser(tok, c.TokenSecret)
 }
 
 // UnaryInterceptor authenticates unary calls.
@@ -184,7 +151,7 @@ func (k APIKey) GetRequestMetadata(context.Context, ...string) (map[string]strin
 	if k == "" {
 		return nil, nil
 	}
-	return map[string]string{"authorization": "apikey " + string(k)}, nil
+	return map[string]string{token.AuthorizationKey: "apikey " + string(k)}, nil
 }
 
 // RequireTransportSecurity implements credentials.PerRPCCredentials: the key
@@ -197,7 +164,7 @@ type Bearer string
 
 // GetRequestMetadata implements credentials.PerRPCCredentials.
 func (b Bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
-	return map[string]string{"authorization": "bearer " + string(b)}, nil
+	return map[string]string{token.AuthorizationKey: "bearer " + string(b)}, nil
 }
 
 // RequireTransportSecurity implements credentials.PerRPCCredentials.

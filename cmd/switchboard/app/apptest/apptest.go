@@ -16,6 +16,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/token"
 	"github.com/switchboard-hub/switchboard/services/auth"
 )
 
@@ -104,7 +105,7 @@ func Dial(t testing.TB, addr string, creds credentials.PerRPCCredentials, extra 
 // Token mints a client JWT for user, signed with the server's token_secret.
 func (s *Server) Token(t testing.TB, user string) string {
 	t.Helper()
-	tok, err := auth.MintToken([]byte(s.Config.TokenSecret), user, time.Hour, time.Now())
+	tok, err := token.Mint([]byte(s.Config.TokenSecret), user, time.Hour, time.Now())
 	if err != nil {
 		t.Fatalf("mint token: %v", err)
 	}
