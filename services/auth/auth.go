@@ -8,7 +8,7 @@ package auth
 import (
 	"context"
 	"crypto/subtle"
-			"strings"
+	"strings"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
