@@ -22,7 +22,19 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// EventKind tells publications from presence announcements.
+// EventKind tells publications from presence and lifecycle announcements.
+//
+// Lifecycle events are published by the hub itself, cluster-wide through the
+// engine, on the reserved channels of the "sys" namespace (only api-key
+// callers may subscribe to them; nobody may publish into them):
+//
+//   - "sys:sessions": CONNECT and DISCONNECT of every session on every face
+//     (publisher.user = the user, publisher.client = the session id,
+//     subject = the face, tenant = the session's tenant);
+//   - "sys:users": ONLINE when a user's first session in the cluster opens,
+//     OFFLINE when its last one closes (key = the user id);
+//   - "sys:subscriptions": JOIN and LEAVE of a session on any channel
+//     (key = the channel, publisher as for sys:sessions).
 type EventKind int32
 
 const (
@@ -32,6 +44,14 @@ const (
 	EventKind_EVENT_KIND_JOIN EventKind = 1
 	// A session left the channel.
 	EventKind_EVENT_KIND_LEAVE EventKind = 2
+	// A session opened (channel "sys:sessions").
+	EventKind_EVENT_KIND_CONNECT EventKind = 3
+	// A session closed (channel "sys:sessions").
+	EventKind_EVENT_KIND_DISCONNECT EventKind = 4
+	// A user's first session in the cluster opened (channel "sys:users").
+	EventKind_EVENT_KIND_ONLINE EventKind = 5
+	// A user's last session in the cluster closed (channel "sys:users").
+	EventKind_EVENT_KIND_OFFLINE EventKind = 6
 )
 
 // Enum value maps for EventKind.
@@ -40,11 +60,19 @@ var (
 		0: "EVENT_KIND_UNSPECIFIED",
 		1: "EVENT_KIND_JOIN",
 		2: "EVENT_KIND_LEAVE",
+		3: "EVENT_KIND_CONNECT",
+		4: "EVENT_KIND_DISCONNECT",
+		5: "EVENT_KIND_ONLINE",
+		6: "EVENT_KIND_OFFLINE",
 	}
 	EventKind_value = map[string]int32{
 		"EVENT_KIND_UNSPECIFIED": 0,
 		"EVENT_KIND_JOIN":        1,
 		"EVENT_KIND_LEAVE":       2,
+		"EVENT_KIND_CONNECT":     3,
+		"EVENT_KIND_DISCONNECT":  4,
+		"EVENT_KIND_ONLINE":      5,
+		"EVENT_KIND_OFFLINE":     6,
 	}
 )
 
@@ -630,11 +658,15 @@ const file_switchboard_v1_event_proto_rawDesc = "" +
 	"\x0fChannelPosition\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\x12:\n" +
-	"\bposition\x18\x03 \x01(\v2\x1e.switchboard.v1.StreamPositionR\bposition*R\n" +
+	"\bposition\x18\x03 \x01(\v2\x1e.switchboard.v1.StreamPositionR\bposition*\xb4\x01\n" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fEVENT_KIND_JOIN\x10\x01\x12\x14\n" +
-	"\x10EVENT_KIND_LEAVE\x10\x02BIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
+	"\x10EVENT_KIND_LEAVE\x10\x02\x12\x16\n" +
+	"\x12EVENT_KIND_CONNECT\x10\x03\x12\x19\n" +
+	"\x15EVENT_KIND_DISCONNECT\x10\x04\x12\x15\n" +
+	"\x11EVENT_KIND_ONLINE\x10\x05\x12\x16\n" +
+	"\x12EVENT_KIND_OFFLINE\x10\x06BIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
 
 var (
 	file_switchboard_v1_event_proto_rawDescOnce sync.Once
