@@ -1,6 +1,7 @@
 // Package engine defines what the hub needs from its storage and fan-out
 // backend. The memory engine (default) serves one node; the Redis engine lets
-// several nodes share fan-out, history, presence, user queues and node stats.
+// several nodes share fan-out, history, presence, user queues, user records
+// and node stats.
 //
 // Both implementations run the same behaviour suite (package enginetest), so
 // the guarantees written on these interfaces hold for either.
@@ -158,6 +159,7 @@ type Engine interface {
 	Broker
 	Presence
 	Users
+	UserRecords
 	Nodes
 	// Run delivers events and control orders to h until ctx ends (it
 	// returns nil) or the engine is closed (ErrClosed). It is called once

@@ -158,7 +158,7 @@ func (a *App) startCore() error {
 	// The faces' calls skip the in-memory transport (see localConn); the
 	// gateway's and everyone else's go through grpcSrv.
 	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
-	users := user.NewServer(userStore(eng), eng, user.Options{Logger: a.log})
+	users := user.NewServer(eng, eng, user.Options{Logger: a.log})
 	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
 		pb.RegisterSessionServiceServer(r, a.hub.SessionService())

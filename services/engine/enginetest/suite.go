@@ -59,6 +59,10 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine) {
 		{"UserSessions", testUserSessions},
 		{"UserQueue", testUserQueue},
 		{"Nodes", testNodes},
+		{"RecordsPerTenantAndUser", testRecordsPerTenantAndUser},
+		{"RecordsLastSeen", testRecordsLastSeen},
+		{"RecordsAddAuthHash", testRecordsAddAuthHash},
+		{"RecordsClosed", testRecordsClosed},
 		{"Concurrency", testConcurrency},
 		{"Closed", testClosed},
 	}

@@ -191,10 +191,3 @@ func (e *Engine) Close() error {
 	})
 	return nil
 }
-
-// Client is the engine's Redis client, for stores that keep their records
-// beside the engine's (user records); Close closes it.
-func (e *Engine) Client() rueidis.Client { return e.client }
-
-// Prefix is the key prefix the engine was configured with.
-func (e *Engine) Prefix() string { return e.opts.Prefix }
