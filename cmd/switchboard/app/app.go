@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/inproc"
 	"github.com/switchboard-hub/switchboard/services/auth"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/hub"
@@ -52,7 +53,7 @@ type App struct {
 	// Clients of the core: the bridges' (trusted) and the gateway's (which
 	// forwards each caller's own credentials).
 	bridgeConn  *grpc.ClientConn
-	bridge      grpc.ClientConnInterface // what the faces use: bridgeConn, or a localConn over it
+	bridge      grpc.ClientConnInterface // what the faces use: bridgeConn, or an inproc.Conn over it
 	gatewayConn *grpc.ClientConn
 
 	httpSrv *http.Server
@@ -155,9 +156,9 @@ func (a *App) startCore() error {
 		grpc.ChainStreamInterceptor(streams...),
 		grpc.MaxRecvMsgSize(a.cfg.MaxPayload*4+(1<<20)),
 	)
-	// The faces' calls skip the in-memory transport (see localConn); the
-	// gateway's and everyone else's go through grpcSrv.
-	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
+	// The faces' calls skip the in-memory transport (see internal/inproc);
+	// the gateway's and everyone else's go through grpcSrv.
+	local := inproc.New(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
 	users := user.NewServer(eng, eng, user.Options{Logger: a.log})
 	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
@@ -188,7 +189,7 @@ func (a *App) startCore() error {
 	if err != nil {
 		return err
 	}
-	local.streams = a.bridgeConn
+	local.SetFallback(a.bridgeConn)
 	a.bridge = local
 	a.gatewayConn, err = grpc.NewClient("passthrough:///in-memory",
 		grpc.WithContextDialer(dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
