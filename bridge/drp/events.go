@@ -151,6 +151,7 @@ func toEvent(ev postedEvent, id identity) (*pb.Event, error) {
 	if !isNull(ev.Time) {
 		var t time.Time
 		if err := json.Unmarshal(ev.Time, &t); err != nil {
+			//lint:ignore ST1005 the message names DRP's field, which is capitalised
 			return nil, fmt.Errorf("Time: %w", err)
 		}
 		if !t.IsZero() {
