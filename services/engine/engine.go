@@ -1,10 +1,3 @@
-// Package engine defines what the hub needs from its storage and fan-out
-// backend. The memory engine (default) serves one node; the Redis engine lets
-// several nodes share fan-out, history, presence, user queues, user records
-// and node stats.
-//
-// Both implementations run the same behaviour suite (package enginetest), so
-// the guarantees written on these interfaces hold for either.
 package engine
 
 import (
