@@ -130,6 +130,9 @@ func (a *App) startCore() error {
 	if err != nil {
 		return err
 	}
+	if wrapEngine != nil {
+		eng = wrapEngine(eng)
+	}
 	a.eng = eng
 	ns := make([]hub.Namespace, 0, len(a.cfg.Namespaces))
 	for _, n := range a.cfg.Namespaces {

@@ -31,3 +31,7 @@ func newEngine(cfg Config, log *slog.Logger) (engine.Engine, error) {
 		return nil, fmt.Errorf("engine.type %q is not available", cfg.Engine.Type)
 	}
 }
+
+// wrapEngine, when set (by tests only), wraps every engine the process
+// builds, so that a test can watch the calls made to it.
+var wrapEngine func(engine.Engine) engine.Engine
