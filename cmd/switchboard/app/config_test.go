@@ -94,7 +94,9 @@ func TestEmptySecretLoopbackRule(t *testing.T) {
 		edit func(*app.Config)
 	}{
 		{"defaults", func(*app.Config) {}},
-		{"localhost and ::1", func(c *app.Config) { c.HTTPAddr, c.GRPCAddr, c.DebugAddr = "localhost:8000", "[::1]:9000", "127.0.0.2:6060" }},
+		{"localhost and ::1", func(c *app.Config) {
+			c.HTTPAddr, c.GRPCAddr, c.DebugAddr = "localhost:8000", "[::1]:9000", "127.0.0.2:6060"
+		}},
 		{"insecure on purpose", func(c *app.Config) { c.GRPCAddr, c.APIInsecure = "0.0.0.0:9000", true }},
 		{"secret set", func(c *app.Config) { c.GRPCAddr, c.HTTPAddr, c.APISecret = "0.0.0.0:9000", "0.0.0.0:8000", "s" }},
 		{"edge ignores grpc_addr", func(c *app.Config) { c.GRPCAddr, c.Upstream = "0.0.0.0:9000", "127.0.0.1:9000" }},
