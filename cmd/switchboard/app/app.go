@@ -153,7 +153,7 @@ func (a *App) startCore() error {
 	a.grpcSrv = grpc.NewServer(
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(streams...),
-		grpc.MaxRecvMsgSize(a.cfg.MaxPayload*4+(1<<20)),
+		grpc.MaxRecvMsgSize(int(a.cfg.maxRequestBytes())),
 	)
 	// The faces' calls skip the in-memory transport (see localConn); the
 	// gateway's and everyone else's go through grpcSrv.

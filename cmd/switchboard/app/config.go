@@ -204,6 +204,11 @@ func (c *Config) publicListeners() []string {
 	return out
 }
 
+// maxRequestBytes bounds one API request: a gRPC message, a REST body.
+// Room for the largest event (max_payload_bytes) in JSON, whose escapes can
+// grow text several times, plus the other fields.
+func (c *Config) maxRequestBytes() int64 { return int64(c.MaxPayload)*4 + 1<<20 }
+
 // insecureAPI reports whether unsigned API calls are accepted: when asked
 // for, or when no secret is set at all (then only loopback is served, see
 // Validate).

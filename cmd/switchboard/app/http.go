@@ -23,7 +23,13 @@ var openAPI []byte
 // endpoints.
 func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
-	gw, err := gateway.New(a.ctx, a.gatewayConn, pb.RegisterUserServiceHandler)
+	gw, err := gateway.New(a.ctx, a.gatewayConn, gateway.Options{
+		APIKey:       a.cfg.APISecret,
+		TokenSecret:  []byte(a.cfg.TokenSecret),
+		Insecure:     a.cfg.insecureAPI(),
+		MaxBodyBytes: a.cfg.maxRequestBytes(),
+		OpenAPI:      openAPI,
+	}, pb.RegisterUserServiceHandler)
 	if err != nil {
 		return nil, err
 	}
