@@ -62,10 +62,10 @@ func TestHalfFramesAreTimedOut(t *testing.T) {
 		}
 	}()
 	halves := [][]byte{
-		maskedFrame("0123456789", true)[:9],                // payload cut short
-		{0x81, 0x80 | 126, 0x01},                           // extended length cut short
-		{0x81},                                             // one header byte
-		maskedFrame("part", false),                         // a fragment, no final frame
+		maskedFrame("0123456789", true)[:9], // payload cut short
+		{0x81, 0x80 | 126, 0x01},            // extended length cut short
+		{0x81},                              // one header byte
+		maskedFrame("part", false),          // a fragment, no final frame
 		append(maskedFrame("part", false), 0x80, 0x80|126), // then a continuation header cut short
 	}
 	const n = 300
