@@ -43,6 +43,7 @@ type App struct {
 
 	// Core (absent on an edge).
 	eng     engine.Engine
+	probe   *prober // the engine's health, bounded (readyz, gRPC health)
 	hub     *hub.Hub
 	grpcSrv *grpc.Server
 	health  *health.Server
@@ -120,6 +121,7 @@ func (a *App) startCore() error {
 		return err
 	}
 	a.eng = eng
+	a.probe = &prober{check: eng.Healthy}
 	ns := make([]hub.Namespace, 0, len(a.cfg.Namespaces))
 	for _, n := range a.cfg.Namespaces {
 		ns = append(ns, hub.Namespace{Name: n.Name, HistorySize: n.HistorySize, HistoryTTL: time.Duration(n.HistoryTTL), Presence: n.Presence, JoinLeave: n.JoinLeave})
@@ -324,13 +326,15 @@ func (a *App) report(err error) {
 	}
 }
 
-// watchHealth keeps the gRPC health status in step with the engine.
+// watchHealth keeps the gRPC health status in step with the engine: a
+// check that takes longer than readyTimeout counts as a failure, so a hung
+// backend turns the status NOT_SERVING within two seconds.
 func (a *App) watchHealth(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		st := healthpb.HealthCheckResponse_SERVING
-		if err := a.eng.Healthy(ctx); err != nil {
+		if err := a.probe.healthy(ctx, readyTimeout); err != nil {
 			st = healthpb.HealthCheckResponse_NOT_SERVING
 		}
 		a.health.SetServingStatus("", st)
