@@ -59,10 +59,15 @@ type App struct {
 	httpSrv *http.Server
 	httpLn  net.Listener
 
-	ctx    context.Context // ends every background loop and every face's sockets
+	ctx    context.Context // ends every background loop and request
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	errc   chan error
+	// faces ends the faces' sockets; it ends first at shutdown, so that
+	// each face closes its sockets its own way before the streams under
+	// them end.
+	faces       context.Context
+	cancelFaces context.CancelFunc
+	wg          sync.WaitGroup
+	errc        chan error
 
 	stopOnce sync.Once
 	stopErr  error
@@ -96,6 +101,7 @@ func (a *App) Err() <-chan error { return a.errc }
 // Start listens on every address and serves until Shutdown.
 func (a *App) Start() (err error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.faces, a.cancelFaces = context.WithCancel(a.ctx)
 	defer func() {
 		if err != nil {
 			a.cancel()
@@ -248,6 +254,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return a.stopErr
 }
 
+// The order is what clients see (README "Operations"): websockets first,
+// each with its face's close frame; then every gRPC and REST stream ends
+// with UNAVAILABLE; then the listeners and background loops stop.
 func (a *App) shutdown(ctx context.Context) error {
 	if a.health != nil {
 		a.health.Shutdown()
@@ -256,10 +265,13 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.httpSrv != nil {
 		a.httpSrv.SetKeepAlivesEnabled(false)
 	}
+	if a.cancelFaces != nil {
+		a.cancelFaces() // each face sends its close frame
+	}
 	if a.hub != nil {
 		a.hub.Shutdown()
 	}
-	a.cancel() // faces close their sockets, background loops end
+	a.cancel() // background loops end; a REST stream cut now still ends UNAVAILABLE (gateway)
 	if a.httpSrv != nil {
 		if err := a.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)

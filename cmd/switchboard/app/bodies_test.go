@@ -274,4 +274,12 @@ func TestInvalidUTF8IsRefusedEverywhere(t *testing.T) {
 	if err != nil || !strings.Contains(string(ack), `"Key":"good.*.*"`) {
 		t.Fatalf("first ack %s %v, want the good filter's", ack, err)
 	}
+	// comet: an error line; the socket stays open.
+	comet, cometRead := cometSocket(t, srv, "c9")
+	if err := comet.Write(ctx, websocket.MessageText, []byte("web_pipe2\nweb_chat\nmsg\n*\n"+bad)); err != nil {
+		t.Fatal(err)
+	}
+	if m := cometRead(); string(m["event"]) != `"error"` || !strings.Contains(string(m["data"]), "not UTF-8") {
+		t.Fatalf("comet: %v, want an error line", m)
+	}
 }
