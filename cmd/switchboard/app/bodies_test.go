@@ -79,7 +79,8 @@ func pushBody(t *testing.T, srv *apptest.Server, method, path string, headers ma
 			}
 		}
 	}()
-	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// Generous: a body up to a face's bound (4 MiB) is read first.
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 	if err != nil {
 		t.Fatalf("%s %s: no answer while the body was being sent (%d bytes written): %v", method, path, written.Load(), err)
@@ -140,11 +141,10 @@ func TestUnauthenticatedBodiesAreNotRead(t *testing.T) {
 }
 
 // A body over a face's bound is answered 413 in the face's own shape,
-// whether its length was announced or not.
+// whether its length was announced or not. (Centrifugo's 16 MiB bound is
+// tested with the face.)
 func TestOversizedBodiesAre413(t *testing.T) {
 	srv := apptest.Start(t, withAdmin)
-	mac := hmac.New(sha256.New, []byte("not the body"))
-	wrongSign := hex.EncodeToString(mac.Sum(nil)) // right length: the body is read, bounded
 	cases := []struct {
 		name, path string
 		headers    map[string]string
@@ -156,7 +156,6 @@ func TestOversizedBodiesAre413(t *testing.T) {
 		{"REST bearer", "/v1/subscribe", map[string]string{"Authorization": "bearer " + srv.Token(t, "42")}, true, restCode(8)},
 		{"DRP", "/api/v3/events", map[string]string{"Authorization": basic("admin", "pw"), "Content-Type": "application/json"}, false, drpErrorCode(413)},
 		{"DRP chunked", "/api/v3/events", map[string]string{"Authorization": basic("admin", "pw"), "Content-Type": "application/json"}, true, drpErrorCode(413)},
-		{"Centrifugo chunked", "/api/", map[string]string{"X-API-Sign": wrongSign, "Content-Type": "application/json"}, true, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
