@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -70,7 +71,7 @@ func routingError(allow map[string]string) runtime.RoutingErrorHandlerFunc {
 func streamError(life context.Context) runtime.StreamErrorHandlerFunc {
 	return func(ctx context.Context, err error) *status.Status {
 		st := status.Convert(err)
-		if st.Code() == codes.Canceled && life.Err() != nil {
+		if life.Err() != nil && (st.Code() == codes.Canceled || errors.Is(err, context.Canceled)) {
 			return status.New(codes.Unavailable, msgShutdown)
 		}
 		return st
