@@ -16,6 +16,9 @@ var (
 	ErrPositionGone = errors.New("position no longer in history")
 	// ErrClosed: the engine was closed.
 	ErrClosed = errors.New("engine closed")
+	// ErrUnavailable: the engine's backend cannot be reached or is not
+	// ready (Redis down, restarting or loading); the call may be retried.
+	ErrUnavailable = errors.New("engine unavailable")
 )
 
 // AllChannels is the channel name Subscribe takes to mean every channel of a

@@ -44,6 +44,7 @@ type App struct {
 
 	// Core (absent on an edge).
 	eng     engine.Engine
+	probe   *prober // the engine's health, bounded (readyz, gRPC health)
 	hub     *hub.Hub
 	grpcSrv *grpc.Server
 	health  *health.Server
@@ -60,9 +61,14 @@ type App struct {
 	httpSrv *http.Server
 	httpLn  net.Listener
 
-	ctx    context.Context // ends every face's sockets and loops (goRun, goServe)
+	ctx    context.Context // ends every face's loops (goRun, goServe) and requests
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// faces ends the faces' sockets; it ends first at shutdown, so that
+	// each face closes its sockets its own way before the streams under
+	// them end.
+	faces       context.Context
+	cancelFaces context.CancelFunc
 
 	// The core's loops (gRPC servers, hub, health), which end after the
 	// faces' (see shutdown).
@@ -104,6 +110,7 @@ func (a *App) Err() <-chan error { return a.errc }
 // Start listens on every address and serves until Shutdown.
 func (a *App) Start() (err error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.faces, a.cancelFaces = context.WithCancel(a.ctx)
 	a.coreCtx, a.coreCancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -134,6 +141,7 @@ func (a *App) startCore() error {
 		eng = wrapEngine(eng)
 	}
 	a.eng = eng
+	a.probe = &prober{check: eng.Healthy}
 	ns := make([]hub.Namespace, 0, len(a.cfg.Namespaces))
 	for _, n := range a.cfg.Namespaces {
 		ns = append(ns, hub.Namespace{Name: n.Name, HistorySize: n.HistorySize, HistoryTTL: time.Duration(n.HistoryTTL), Presence: n.Presence, JoinLeave: n.JoinLeave})
@@ -168,7 +176,7 @@ func (a *App) startCore() error {
 		grpc.WaitForHandlers(true), // Stop returns once no handler runs: none calls the engine after
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(streams...),
-		grpc.MaxRecvMsgSize(a.cfg.MaxPayload*4+(1<<20)),
+		grpc.MaxRecvMsgSize(int(a.cfg.maxRequestBytes())),
 	)
 	// The faces' calls skip the in-memory transport (see internal/inproc);
 	// the gateway's and everyone else's go through grpcSrv.
@@ -267,7 +275,9 @@ const startFailureTimeout = 10 * time.Second
 // shutdown stops the faces, then the hub, then the engine, each only once
 // everything before it has ended: a face's last calls (closing its
 // sessions) still reach the hub, and nothing calls the engine once it is
-// closed.
+// closed. What clients see (README "Operations"): websockets first, each
+// with its face's close frame; then every gRPC and REST stream ends with
+// UNAVAILABLE; then the listeners and background loops stop.
 func (a *App) shutdown(ctx context.Context) error {
 	var errs []error
 	if a.health != nil {
@@ -276,13 +286,15 @@ func (a *App) shutdown(ctx context.Context) error {
 	if a.httpSrv != nil {
 		a.httpSrv.SetKeepAlivesEnabled(false)
 	}
-	// Every stream ends with UNAVAILABLE, for faces and remote callers
-	// alike; unary calls are still served.
+	// 1. Faces: each closes its sockets with its own close frame, then
+	// every stream ends with UNAVAILABLE (unary calls are still served),
+	// face loops end, no new HTTP request.
+	if a.cancelFaces != nil {
+		a.cancelFaces()
+	}
 	if a.hub != nil {
 		a.hub.Shutdown()
 	}
-
-	// 1. Faces: sockets close, face loops end, no new HTTP request.
 	a.cancel()
 	if a.httpSrv != nil {
 		if err := a.httpSrv.Shutdown(ctx); err != nil {
@@ -380,13 +392,15 @@ func (a *App) report(err error) {
 	}
 }
 
-// watchHealth keeps the gRPC health status in step with the engine.
+// watchHealth keeps the gRPC health status in step with the engine: a
+// check that takes longer than readyTimeout counts as a failure, so a hung
+// backend turns the status NOT_SERVING within two seconds.
 func (a *App) watchHealth(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		st := healthpb.HealthCheckResponse_SERVING
-		if err := a.eng.Healthy(ctx); err != nil {
+		if err := a.probe.healthy(ctx, readyTimeout); err != nil {
 			st = healthpb.HealthCheckResponse_NOT_SERVING
 		}
 		a.health.SetServingStatus("", st)

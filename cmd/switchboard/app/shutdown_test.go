@@ -1,108 +1,103 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
-	"sync"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
-	"github.com/switchboard-hub/switchboard/services/engine"
 )
 
-// closeWatch is an engine that records calls made after its Close: the
-// calls a face's or the hub's teardown makes (sessions, presence, events,
-// node reports).
-type closeWatch struct {
-	engine.Engine
-	mu     sync.Mutex
-	closed bool
-	late   []string
-}
-
-func (w *closeWatch) call(name string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		w.late = append(w.late, name)
-	}
-}
-
-func (w *closeWatch) lateCalls() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.late...)
-}
-
-func (w *closeWatch) Close() error {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	return w.Engine.Close()
-}
-
-func (w *closeWatch) Publish(ctx context.Context, ev *pb.Event, o engine.HistoryOptions) (*pb.StreamPosition, error) {
-	w.call("Publish")
-	return w.Engine.Publish(ctx, ev, o)
-}
-
-func (w *closeWatch) PublishControl(ctx context.Context, c *engine.Control) error {
-	w.call("PublishControl")
-	return w.Engine.PublishControl(ctx, c)
-}
-
-func (w *closeWatch) Unsubscribe(ctx context.Context, tenant, channel string) error {
-	w.call("Unsubscribe")
-	return w.Engine.Unsubscribe(ctx, tenant, channel)
-}
-
-func (w *closeWatch) RemovePresence(ctx context.Context, tenant, channel, id string) error {
-	w.call("RemovePresence")
-	return w.Engine.RemovePresence(ctx, tenant, channel, id)
-}
-
-func (w *closeWatch) RemoveSession(ctx context.Context, s *pb.Session) error {
-	w.call("RemoveSession")
-	return w.Engine.RemoveSession(ctx, s)
-}
-
-func (w *closeWatch) SetLastSeen(ctx context.Context, tenant, user string, t time.Time) error {
-	w.call("SetLastSeen")
-	return w.Engine.SetLastSeen(ctx, tenant, user, t)
-}
-
-func (w *closeWatch) UpdateNode(ctx context.Context, n *pb.NodeInfo) error {
-	w.call("UpdateNode")
-	return w.Engine.UpdateNode(ctx, n)
-}
-
-// Shutdown closes the engine last: the sessions of every face, of remote
-// gRPC streams and of the node itself are torn down before, and nothing
-// calls the engine afterwards.
-func TestShutdownClosesTheEngineLast(t *testing.T) {
-	var watch *closeWatch
-	app.SetEngineWrapper(func(e engine.Engine) engine.Engine {
-		watch = &closeWatch{Engine: e}
-		return watch
-	})
-	t.Cleanup(func() { app.SetEngineWrapper(nil) })
-	srv := apptest.Start(t, func(c *app.Config) { c.JoinLeave = true })
-
-	drpSocket(t, srv, "5", "machines.*.*")
-	cometSocket(t, srv, "uuid-1", "news", "track_room")
-	st, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"x"}}}})
-
+// closeCode reads from ws until it ends and returns the close code the
+// server sent; -1 means the connection ended without a close frame.
+func closeCode(t *testing.T, ws *websocket.Conn) websocket.StatusCode {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*wait)
 	defer cancel()
-	if err := srv.App.Shutdown(ctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
+	for {
+		_, _, err := ws.Read(ctx)
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Fatal("socket still open after shutdown")
+		}
+		return websocket.CloseStatus(err)
 	}
-	if s := streamErr(t, st); s.Code().String() != "Unavailable" {
-		t.Fatalf("stream at shutdown: %v", s)
-	}
-	if late := watch.lateCalls(); len(late) > 0 {
-		t.Fatalf("engine called after Close: %v", late)
+}
+
+// Shutdown ends every face its one documented way (README "Operations"):
+// DRP and comet sockets get a close frame 1001, gRPC streams end
+// UNAVAILABLE, and a REST stream's last line is an UNAVAILABLE error.
+// Several rounds, since the faces' closes and the streams' ends race.
+func TestShutdownClosesEachFaceOneWay(t *testing.T) {
+	for round := range 3 {
+		srv := apptest.Start(t, nil)
+		drp := drpSocket(t, srv, "alice", "news.*.*")
+		comet, _ := cometSocket(t, srv, "c0", "news")
+		grpcStream, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"news"}}}})
+
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.HTTPURL+"/v1/subscribe", strings.NewReader(`{"filters":[{"channels":["news"]}]}`))
+		req.Header.Set("Authorization", "apikey "+apptest.TestSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		lines := bufio.NewScanner(resp.Body)
+		if !lines.Scan() || !strings.Contains(lines.Text(), "subscribed") {
+			t.Fatalf("REST stream did not start: %q", lines.Text())
+		}
+
+		done := make(chan error, 1)
+		go func() {
+			sctx, scancel := context.WithTimeout(context.Background(), 3*wait)
+			defer scancel()
+			done <- srv.App.Shutdown(sctx)
+		}()
+
+		if code := closeCode(t, drp); code != websocket.StatusGoingAway {
+			t.Errorf("round %d: DRP close %d, want 1001", round, code)
+		}
+		if code := closeCode(t, comet); code != websocket.StatusGoingAway {
+			t.Errorf("round %d: comet close %d, want 1001 (-1: no close frame)", round, code)
+		}
+		if s := streamErr(t, grpcStream); s.Code() != codes.Unavailable {
+			t.Errorf("round %d: gRPC stream ended %v, want Unavailable", round, s)
+		}
+		var last string
+		for lines.Scan() {
+			if l := lines.Text(); strings.TrimSpace(l) != "" && !strings.Contains(l, "heartbeat") {
+				last = l
+			}
+		}
+		var end struct {
+			Error struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(last), &end); err != nil || end.Error.Code != int(codes.Unavailable) {
+			t.Errorf("round %d: REST stream's last line %q, want an UNAVAILABLE error", round, last)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("shutdown: %v", err)
+			}
+		case <-time.After(4 * wait):
+			t.Fatal("shutdown did not return")
+		}
 	}
 }

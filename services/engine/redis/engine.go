@@ -174,7 +174,7 @@ func (e *Engine) Healthy(ctx context.Context) error {
 		return errLinkDown
 	}
 	if err := e.client.Do(ctx, e.client.B().Ping().Build()).Error(); err != nil {
-		return fmt.Errorf("redis: ping: %w", err)
+		return failf("redis: ping: %w", err)
 	}
 	return nil
 }
