@@ -65,6 +65,8 @@ func (h *Hub) toStatus(err error) error {
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	case errors.Is(err, engine.ErrClosed):
 		return status.Error(codes.Unavailable, "shutting down")
+	case errors.Is(err, engine.ErrUnavailable):
+		return status.Error(codes.Unavailable, "engine temporarily unavailable; retry")
 	default:
 		h.log.Error("internal error", "err", err)
 		return status.Error(codes.Internal, "internal error")
