@@ -36,9 +36,11 @@ import (
 //     channel's options, can tell whether one may be missing;
 //   - more events arrived during the recovery than it holds (maxHeld).
 //
-// The bookkeeping on the delivery path is one map lookup and two field
-// writes per event, under a mutex only the connection's reader goroutine
-// takes outside a recovery.
+// A live event that a recovery already read from history (it was published
+// after the new SUBSCRIBE, and its live copy came after the read) is
+// skipped. The bookkeeping on the delivery path is one map lookup, one
+// comparison and two field writes per event, under a mutex only the
+// connection's reader goroutine takes outside a recovery.
 
 // maxHeld bounds the events held while a recovery runs; events beyond it
 // are dropped and their channels reported as gaps.
@@ -91,6 +93,11 @@ func (l *link) deliver(name string, exact bool, ev *pb.Event) {
 	}
 	if exact {
 		if p := l.pos[name]; p != nil {
+			if ev.Offset != 0 && ev.Offset <= p.offset && ev.Epoch == p.epoch {
+				// A recovery read it from history before its live
+				// copy arrived.
+				return
+			}
 			p.offset, p.epoch = ev.Offset, ev.Epoch
 		}
 	}
