@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -125,16 +128,16 @@ func (p *publisher) counts() (acked, unavailable, failed int) {
 }
 
 // TestRedisRestartNeverSilent: two nodes on one Redis, a publisher on A,
-// a gRPC stream, a DRP socket and a comet socket on B. Redis is killed
+// a gRPC stream, a REST stream, a DRP socket and a comet socket on B. Redis is killed
 // (losing everything) and restarted mid-stream. For every subscriber,
 // every acknowledged event is delivered, in order, or the subscriber is
-// told that events were lost: the gRPC stream ends with DATA_LOSS and a
-// StreamGap detail, the DRP socket closes with 4001, the comet socket is
+// told that events were lost: the gRPC and REST streams end with DATA_LOSS
+// and a StreamGap detail, the DRP socket closes with 4001, the comet socket is
 // dropped so that CometServerApi.js reconnects. A never acknowledges a
 // publish while its own link is down (UNAVAILABLE).
 func TestRedisRestartNeverSilent(t *testing.T) {
 	srv, a, b, subs := subscribersOnB(t)
-	grpcSub, drpSub, cometSub := subs[0], subs[1], subs[2]
+	grpcSub, drpSub, cometSub, restSub := subs[0], subs[1], subs[2], subs[3]
 	pub := startPublisher(t, a.Hub, "news")
 	waitForEvents(t, subs)
 
@@ -203,6 +206,11 @@ func TestRedisRestartNeverSilent(t *testing.T) {
 	if gap == nil || gap.Channel != "news" || gap.From == nil || gap.To == nil || gap.From.Epoch == gap.To.Epoch {
 		t.Fatalf("DATA_LOSS detail = %v, want the channel and positions in two epochs", gap)
 	}
+	var re *restError
+	if !errors.As(restSub.err, &re) || re.Code != int(codes.DataLoss) || len(re.Details) == 0 ||
+		re.Details[0]["@type"] != "type.googleapis.com/switchboard.v1.StreamGap" || re.Details[0]["channel"] != "news" {
+		t.Fatalf("REST stream ended with %#v, want code %d with a StreamGap detail", restSub.err, codes.DataLoss)
+	}
 	if code := websocket.CloseStatus(drpSub.err); code != 4001 {
 		t.Fatalf("DRP socket ended with %v (close code %d), want close code 4001", drpSub.err, code)
 	}
@@ -244,7 +252,58 @@ func subscribersOnB(t *testing.T) (srv *redistest.Server, a, b *apptest.Server, 
 	cometSub := newCollector("comet socket")
 	ws, _ := cometSocket(t, b, "restart", "news")
 	readSocket(t, ws, cometSub, "data")
-	return srv, a, b, []*collector{grpcSub, drpSub, cometSub}
+	restSub := newCollector("REST stream")
+	readREST(t, b, restSub)
+	return srv, a, b, []*collector{grpcSub, drpSub, cometSub, restSub}
+}
+
+// restError is the last line of a REST stream that failed.
+type restError struct {
+	Code    int
+	Message string
+	Details []map[string]any
+}
+
+func (e *restError) Error() string { return fmt.Sprintf("REST stream error %d: %s", e.Code, e.Message) }
+
+// readREST opens POST /v1/subscribe on channel "news" and collects its
+// events until the stream ends; a last {"error":...} line becomes a
+// *restError.
+func readREST(t *testing.T, srv *apptest.Server, c *collector) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.HTTPURL+"/v1/subscribe", strings.NewReader(`{"filters":[{"channels":["news"]}]}`))
+	req.Header.Set("Authorization", "apikey "+apptest.TestSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	if !sc.Scan() || !strings.Contains(sc.Text(), `"subscribed"`) {
+		t.Fatalf("REST stream: no subscribed first: %s %v", sc.Text(), sc.Err())
+	}
+	go func() {
+		defer resp.Body.Close()
+		for sc.Scan() {
+			var line struct {
+				R struct {
+					Event *struct{ Data string }
+				} `json:"result"`
+				Error *restError
+			}
+			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+				t.Errorf("REST line %s: %v", sc.Bytes(), err)
+			}
+			if line.Error != nil {
+				c.end(line.Error)
+				return
+			}
+			if line.R.Event != nil {
+				c.add(seq(t, []byte(line.R.Event.Data)))
+			}
+		}
+		c.end(fmt.Errorf("REST stream ended without an error line: %v", sc.Err()))
+	}()
 }
 
 func waitForEvents(t *testing.T, subs []*collector) {
