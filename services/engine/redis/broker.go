@@ -207,6 +207,10 @@ func (e *Engine) PublishControl(ctx context.Context, c *engine.Control) error {
 	if c == nil {
 		return errNilControl
 	}
+	if !e.link.up.Load() {
+		// Orders reach this node's own sessions through its link too.
+		return fmt.Errorf("redis: publish control: %w", errLinkDown)
+	}
 	b, err := encodeControl(c)
 	if err != nil {
 		return err

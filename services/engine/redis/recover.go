@@ -191,6 +191,9 @@ func (l *link) recover(ctx context.Context) {
 	l.mu.Unlock()
 
 	l.readHistory(ctx, work)
+	if l.e.ctx.Err() != nil {
+		return // closing: nobody is left to tell
+	}
 
 	l.dmu.Lock()
 	defer l.dmu.Unlock()
