@@ -230,7 +230,10 @@ func TestRedisRestartNeverSilent(t *testing.T) {
 // "news".
 func subscribersOnB(t *testing.T) (srv *redistest.Server, a, b *apptest.Server, subs []*collector) {
 	srv = redistest.Start(t)
-	cfg := func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: srv.Addr, Prefix: "restart"} }
+	cfg := func(c *app.Config) {
+		c.Engine = app.Engine{Type: "redis", Address: srv.Addr, Prefix: "restart"}
+		c.Namespaces = []app.Namespace{{Name: "live"}} // keeps no history
+	}
 	a, b = apptest.Start(t, cfg), apptest.Start(t, cfg)
 
 	grpcSub := newCollector("gRPC stream")
@@ -321,8 +324,12 @@ func waitForEvents(t *testing.T, subs []*collector) {
 // connection (as it does to a client over its output buffer limit). What
 // was published until B's link came back is recovered from history: every
 // subscriber gets every acknowledged event, in order, and none is closed.
+// Streams that history cannot serve are told: one on a channel without
+// history and one on every channel (a wildcard) end with DATA_LOSS.
 func TestPubSubCutRecovers(t *testing.T) {
 	srv, a, b, subs := subscribersOnB(t)
+	noHistory, _ := subscribe(t, b.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"live:ticks"}}}})
+	wildcard, _ := subscribe(t, b.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Names: []string{"tick"}}}})
 	pub := startPublisher(t, a.Hub, "news")
 	waitForEvents(t, subs)
 
@@ -340,6 +347,11 @@ func TestPubSubCutRecovers(t *testing.T) {
 		return acked >= before+20 && readyz(b) == http.StatusOK
 	})
 	pub.halt()
+	for name, st := range map[string]pb.HubService_SubscribeClient{"no history": noHistory, "wildcard": wildcard} {
+		if s := streamErr(t, st); s.Code() != codes.DataLoss {
+			t.Fatalf("%s stream after the cut ended with %v, want DATA_LOSS", name, s)
+		}
+	}
 	for _, c := range subs {
 		eventually(t, c.name+" to receive every acknowledged event", 20*time.Second, func() bool {
 			ns, _, ended := c.snapshot()
