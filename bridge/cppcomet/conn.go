@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
@@ -265,12 +267,20 @@ func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
 func (s *socket) closeShutdown() { s.ws.Close(websocket.StatusGoingAway, reasonShutdown) }
 
 // UpstreamClosed implements fanout.Sink: without its stream the pipe is
-// dead, so the connection is dropped and the client reconnects.
+// dead, so the connection is dropped and the client reconnects. That holds
+// for a stream that ended because events were lost (DATA_LOSS, README
+// "Operations"): the messages before the loss are written first, then TCP
+// is dropped without a close frame, the one close after which
+// CometServerApi.js reconnects; the page resyncs with pipe_log.
 func (k pipeSink) UpstreamClosed(err error) {
 	if k.s.h.deps.Lifetime().Err() != nil {
 		k.s.closeShutdown() // the stream ended because the process stops
 		return
 	}
-	k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
+	if status.Code(err) == codes.DataLoss {
+		k.s.h.log.Warn("events lost upstream; dropping connection", "session", k.s.session, "err", err)
+	} else {
+		k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
+	}
 	k.s.ws.CloseNow()
 }

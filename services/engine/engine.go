@@ -16,9 +16,10 @@ var (
 	ErrPositionGone = errors.New("position no longer in history")
 	// ErrClosed: the engine was closed.
 	ErrClosed = errors.New("engine closed")
-	// ErrUnavailable: the engine's backend cannot be reached or is not
-	// ready (Redis down, restarting or loading); the call may be retried.
-	ErrUnavailable = errors.New("engine unavailable")
+	// ErrUnavailable: the engine cannot serve the call right now (its
+	// backend is unreachable or the node's delivery link is down); the
+	// caller may retry.
+	ErrUnavailable = errors.New("engine temporarily unavailable")
 )
 
 // AllChannels is the channel name Subscribe takes to mean every channel of a
@@ -74,6 +75,28 @@ const (
 type Handler interface {
 	HandleEvent(ev *pb.Event)
 	HandleControl(c *Control)
+	// HandleGap reports events this node may not have delivered (see
+	// Gap). It is called in order with HandleEvent for the channel: events
+	// handed over before it were delivered, events after it are live.
+	HandleGap(g *Gap)
+}
+
+// Gap says that events of a channel may have been published without
+// reaching this node, and could not be recovered from history. An engine
+// whose delivery cannot break (memory) never reports one.
+type Gap struct {
+	Tenant string // AllTenants with AllChannels: every tenant
+	// Channel is AllChannels when the loss concerns every channel of the
+	// tenant: a pattern subscription cannot tell which channels it missed.
+	Channel string
+	// From is the last position delivered (nil when none is known), To the
+	// channel's top when the gap was found (nil when unknown). A different
+	// epoch means the history before To is gone.
+	From, To *pb.StreamPosition
+	// Unnumbered: no event with an offset is missing (From and To are the
+	// same position), but events published without history (offset 0)
+	// would not show; only channels that keep no history lost anything.
+	Unnumbered bool
 }
 
 // Broker moves events between nodes and keeps channel history.
@@ -85,7 +108,9 @@ type Broker interface {
 	// It sets ev.Id (when empty) and ev.Time (when nil) and returns the
 	// position it assigned. The engine keeps a copy of ev but may share its
 	// sub-messages (publisher, time): do not change them afterwards.
-	// Ev.To must be empty: directed events travel as Control.
+	// Ev.To must be empty: directed events travel as Control. It fails
+	// with ErrUnavailable, publishing nothing, while this node could not
+	// receive the event itself (its delivery link is down).
 	Publish(ctx context.Context, ev *pb.Event, opts HistoryOptions) (*pb.StreamPosition, error)
 	// Subscribe makes this node receive events of the channel (AllChannels:
 	// every channel of the tenant; AllTenants with AllChannels: everything;

@@ -136,6 +136,13 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 		case <-h.closing:
 			return errShutdown
 		case <-st.done:
+			if isGap(st.err) {
+				for msg, ok := st.next(); ok; msg, ok = st.next() {
+					if err := h.send(srv, msg, covered); err != nil {
+						return err
+					}
+				}
+			}
 			if errors.Is(st.err, errSlowConsumer) {
 				h.slow.Add(1)
 				slowConsumersTotal.Inc()
@@ -147,12 +154,7 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 			if !ok {
 				continue
 			}
-			if ev := msg.GetEvent(); ev != nil && len(covered) > 0 {
-				if p := covered[chanKey{ev.Tenant, ev.Channel}]; p != nil && ev.Epoch == p.Epoch && ev.Offset != 0 && ev.Offset <= p.Offset {
-					continue // already replayed from history
-				}
-			}
-			if err := srv.Send(msg); err != nil {
+			if err := h.send(srv, msg, covered); err != nil {
 				return err
 			}
 			idle = false
@@ -166,6 +168,16 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 			idle = true
 		}
 	}
+}
+
+// send sends one queued message, skipping events the replay covered.
+func (h *Hub) send(srv pb.HubService_SubscribeServer, msg *pb.SubscribeResponse, covered map[chanKey]*pb.StreamPosition) error {
+	if ev := msg.GetEvent(); ev != nil && len(covered) > 0 {
+		if p := covered[chanKey{ev.Tenant, ev.Channel}]; p != nil && ev.Epoch == p.Epoch && ev.Offset != 0 && ev.Offset <= p.Offset {
+			return nil // already replayed from history
+		}
+	}
+	return srv.Send(msg)
 }
 
 // streamSession finds the session a stream belongs to, or makes the

@@ -18,16 +18,19 @@ import (
 type handler struct {
 	events   chan *pb.Event
 	controls chan *engine.Control
+	gaps     chan *engine.Gap
 }
 
 func (h *handler) HandleEvent(ev *pb.Event) { h.events <- ev }
 
 func (h *handler) HandleControl(c *engine.Control) { h.controls <- c }
 
+func (h *handler) HandleGap(g *engine.Gap) { h.gaps <- g }
+
 // run runs e with a fresh handler until the test ends.
 func run(t *testing.T, e engine.Engine) *handler {
 	t.Helper()
-	h := &handler{events: make(chan *pb.Event, 1000), controls: make(chan *engine.Control, 100)}
+	h := &handler{events: make(chan *pb.Event, 1000), controls: make(chan *engine.Control, 100), gaps: make(chan *engine.Gap, 100)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.Run(ctx, h); close(done) }()

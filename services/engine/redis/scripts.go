@@ -281,3 +281,23 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms())) do
 end
 return redis.call('HVALS', KEYS[1])
 `)
+
+// positionScript reads a channel's current position, creating its epoch
+// when it has none (as historyScript does), so that a subscriber knows where
+// it starts and can later recover what it missed from there.
+//
+// KEYS: meta hash, history list. ARGV: meta TTL ms, epoch to use if the
+// channel has none. Returns {epoch, top}.
+var positionScript = rueidis.NewLuaScript(prelude + `
+local meta, list, meta_ttl = KEYS[1], KEYS[2], tonumber(ARGV[1])
+local epoch = redis.call('HGET', meta, 'e')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('HSET', meta, 'e', epoch)
+  redis.call('DEL', list)
+  redis.call('PEXPIRE', meta, meta_ttl)
+else
+  extend(meta, meta_ttl)
+end
+return {epoch, tonumber(redis.call('HGET', meta, 'o') or '0')}
+`)
