@@ -38,11 +38,9 @@ func (s *SessionServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*p
 	info.Node = h.node.Id
 	info.ConnectedAt = timestamppb.Now()
 	sess := &session{info: info, edge: req.Edge}
-	if err := h.eng.AddSession(ctx, info); err != nil {
+	if err := h.opened(ctx, sess); err != nil {
 		return nil, h.toStatus(err)
 	}
-	h.reg.add(sess)
-	sessionsGauge.Inc()
 	resp := &pb.ConnectResponse{Session: info}
 	if info.User != "" && req.DrainQueue {
 		queued, err := h.eng.Drain(ctx, info.Tenant, info.User)
@@ -88,7 +86,10 @@ func (s *SessionServer) Join(ctx context.Context, req *pb.JoinRequest) (*pb.Join
 	if err := s.channels("channels", req.Channels); err != nil {
 		return nil, s.h.toStatus(err)
 	}
-	for _, ch := range req.Channels {
+	for i, ch := range req.Channels {
+		if err := writableChannel(fmt.Sprintf("channels[%d]", i), ch); err != nil {
+			return nil, s.h.toStatus(err)
+		}
 		if !userAllowed(ch, sess.info.User) {
 			return nil, s.h.toStatus(fmt.Errorf("channel %q is limited to other users: %w", ch, errPermission))
 		}

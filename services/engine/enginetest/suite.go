@@ -57,6 +57,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine) {
 		{"Presence", testPresence},
 		{"PresenceChannels", testPresenceChannels},
 		{"UserSessions", testUserSessions},
+		{"UserSessionsFirstLastOnce", testUserSessionsFirstLastOnce},
 		{"UserQueue", testUserQueue},
 		{"Nodes", testNodes},
 		{"Concurrency", testConcurrency},
