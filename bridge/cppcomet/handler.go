@@ -59,20 +59,21 @@ type Options struct {
 
 // Handler serves the comet-server websocket.
 type Handler struct {
-	deps     bridge.Deps
-	fan      *fanout.Fanout
-	users    pb.UserServiceClient
-	router   *control.Router
-	auth     authenticator
-	opts     Options
-	log      *slog.Logger
-	accept   wsconn.AcceptOptions
-	server   string // serverInfo `server`
-	now      func() time.Time
-	userLock *userLocks
+	deps   bridge.Deps
+	fan    *fanout.Fanout
+	users  pb.UserServiceClient
+	router *control.Router
+	auth   authenticator
+	opts   Options
+	log    *slog.Logger
+	accept wsconn.AcceptOptions
+	server string // serverInfo `server`
+	now    func() time.Time
 	// encoders of the two client generations (index: legacy), shared by
-	// every fan-out group of that generation.
-	encoders [2]fanout.Encoder
+	// every fan-out group of that generation: pipes, and the lifecycle
+	// events of user_status_ and track_ pipes (lifecycle.go).
+	encoders          [2]fanout.Encoder
+	lifecycleEncoders [2]fanout.Encoder
 }
 
 // New builds the face from the core's clients (deps.Hub, deps.Fanout),
@@ -120,15 +121,15 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 			Logger:         log,
 			Face:           Face,
 		},
-		server:   server,
-		now:      time.Now,
-		userLock: newUserLocks(),
+		server: server,
+		now:    time.Now,
 	}
 	for i, legacy := range []bool{false, true} {
 		h.encoders[i] = func(ev *pb.Event) ([]byte, error) {
 			return encodePipeEvent(ev, legacy, h.now()), nil
 		}
 	}
+	h.lifecycleEncoders = h.newLifecycleEncoders()
 	return h
 }
 
