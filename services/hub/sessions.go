@@ -158,6 +158,9 @@ func (h *Hub) join(ctx context.Context, s *session, channels []string) error {
 	defer s.pend.run.Unlock()
 	h.settleLocked(ctx, s)
 	for _, ch := range channels {
+		if isSys(ch) {
+			continue // watching lifecycle events is not being in a channel
+		}
 		o, err := h.optionsFor(ch)
 		if err != nil {
 			return err

@@ -69,6 +69,7 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"public without secret", func(c *app.Config) { c.HTTPAddr = "0.0.0.0:8000" }, "api_secret"},
 		{"bad namespace", func(c *app.Config) { c.Namespaces = []app.Namespace{{Name: "a"}} }, "namespace"},
+		{"reserved namespace", func(c *app.Config) { c.Namespaces = []app.Namespace{{Name: "sys"}} }, "reserved"},
 		{"engine", func(c *app.Config) { c.Engine.Type = "etcd" }, "engine.type"},
 		{"tls half", func(c *app.Config) { c.TLSCert = "x" }, "tls_cert"},
 	}
