@@ -72,7 +72,11 @@ const (
 // channel arrive in publish order and never concurrently with each other
 // (calls for different channels may overlap). A handler must not block (it
 // hands events to bounded queues) and must not call back into the engine:
-// the memory engine calls it from Publish under the channel's lock. The
+// the memory engine calls it from Publish under the channel's lock, the
+// Redis engine from the node's one pub/sub reader, so a call back would
+// hold every delivery of the node for as long as the engine takes to
+// answer. Engine work an order causes belongs on the handler's own
+// goroutines (enginetest.CheckHandlerWork holds a handler to this). The
 // event it gets is shared: it must treat it as read-only.
 type Handler interface {
 	HandleEvent(ev *pb.Event)

@@ -54,6 +54,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine) {
 		{"SubscribeOddNames", testSubscribeOddNames},
 		{"DeliveryOrderPerChannel", testDeliveryOrderPerChannel},
 		{"Control", testControl},
+		{"HandlerWorkOffDeliveryPath", testHandlerWork},
 		{"Presence", testPresence},
 		{"PresenceChannels", testPresenceChannels},
 		{"UserSessions", testUserSessions},
