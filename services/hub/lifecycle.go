@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,8 +39,9 @@ func isSys(ch string) bool {
 // presence, no announcements of their own.
 var sysOptions = channelOptions{}
 
-// writableChannel refuses channels nobody but the hub may publish into or
-// join.
+// writableChannel refuses channels nobody but the hub may publish into.
+// (Joining one is no error: join skips them, as watching lifecycle events
+// is not being in a channel.)
 func writableChannel(field, ch string) error {
 	if isSys(ch) {
 		return invalid(field, "channel %q is in the reserved %q namespace, where only the hub publishes", ch, SysNamespace)
@@ -104,7 +106,7 @@ func (h *Hub) announceLifecycle(ctx context.Context, s *session, channel string,
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lifecycleTimeout)
 	defer cancel()
-	if _, err := h.eng.Publish(ctx, ev, engine.HistoryOptions{}); err != nil {
+	if _, err := h.eng.Publish(ctx, ev, engine.HistoryOptions{}); err != nil && !errors.Is(err, engine.ErrClosed) {
 		h.log.Warn("lifecycle event failed", "channel", channel, "kind", kind, "session", s.info.Id, "err", err)
 	}
 }

@@ -164,15 +164,21 @@ func TestSysChannelsAreReserved(t *testing.T) {
 			_, err := srv.Hub.Send(ctx, &pb.SendRequest{Event: &pb.Event{Channel: "sys:users", Data: "null", To: &pb.Recipient{User: "1"}}})
 			return err
 		},
-		"join": func() error {
-			_, err := srv.Sessions.Join(ctx, &pb.JoinRequest{SessionId: s.Id, Channels: []string{"sys:subscriptions"}})
-			return err
-		},
 	}
 	for name, call := range calls {
 		if err := call(); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "reserved") {
 			t.Errorf("%s into a sys channel: %v, want INVALID_ARGUMENT naming the reserved namespace", name, err)
 		}
+	}
+	// Joining a sys channel does nothing (faces pass their clients' names on).
+	if _, err := srv.Sessions.Join(ctx, &pb.JoinRequest{SessionId: s.Id, Channels: []string{"room", "sys:subscriptions"}}); err != nil {
+		t.Fatalf("join with a sys channel: %v", err)
+	}
+	if _, err := srv.Hub.Presence(ctx, &pb.PresenceRequest{Channel: "sys:subscriptions"}); status.Code(err) != codes.FailedPrecondition {
+		t.Fatalf("presence of a sys channel: %v, want FAILED_PRECONDITION", err)
+	}
+	if p, err := srv.Hub.Presence(ctx, &pb.PresenceRequest{Channel: "room"}); err != nil || len(p.Sessions) != 1 {
+		t.Fatalf("presence of the channel joined with it: %v, %v", p, err)
 	}
 
 	user := pb.NewHubServiceClient(apptest.Dial(t, srv.GRPCAddr, bearer(t, srv, "1")))
