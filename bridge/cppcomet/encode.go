@@ -170,8 +170,8 @@ func eventName(name string) string {
 }
 
 // encodePipeEvent is the frame of a channel event for subscribers of its
-// pipe; nil means comet clients do not see the event. It is the fan-out
-// Encoder of this face, called once per event per client generation.
+// pipe; nil means comet clients do not see the event. The fan-out Encoder
+// (encodeEvent, lifecycle.go) calls it once per event per client generation.
 // Join and leave events in the channel itself (namespaces with join_leave)
 // are not shown: comet's track_ announcements come from the core's
 // lifecycle events (lifecycle.go), and other pipes have none (§3.6).

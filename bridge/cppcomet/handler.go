@@ -70,10 +70,8 @@ type Handler struct {
 	server string // serverInfo `server`
 	now    func() time.Time
 	// encoders of the two client generations (index: legacy), shared by
-	// every fan-out group of that generation: pipes, and the lifecycle
-	// events of user_status_ and track_ pipes (lifecycle.go).
-	encoders          [2]fanout.Encoder
-	lifecycleEncoders [2]fanout.Encoder
+	// every fan-out group of that generation.
+	encoders [2]fanout.Encoder
 }
 
 // New builds the face from the core's clients (deps.Hub, deps.Fanout),
@@ -126,10 +124,9 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 	}
 	for i, legacy := range []bool{false, true} {
 		h.encoders[i] = func(ev *pb.Event) ([]byte, error) {
-			return encodePipeEvent(ev, legacy, h.now()), nil
+			return encodeEvent(ev, legacy, h.now()), nil
 		}
 	}
-	h.lifecycleEncoders = h.newLifecycleEncoders()
 	return h
 }
 

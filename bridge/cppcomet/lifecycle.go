@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
@@ -14,8 +13,8 @@ import (
 // the cluster opening and its last closing (sys:users, key = the user), and
 // any session joining or leaving a channel (sys:subscriptions, key = the
 // channel). The core decides both once for every node and face; this face
-// only subscribes a pipe's socket to the matching lifecycle events, next to
-// the pipe itself, and encodes them in comet's shape.
+// only adds the matching lifecycle events to a pipe's subscription and
+// encodes them in comet's shape.
 const (
 	channelUsers         = "sys:users"
 	channelSubscriptions = "sys:subscriptions"
@@ -33,27 +32,25 @@ func lifecycleFilter(tenant, pipe string) *pb.Filter {
 	return nil
 }
 
-// lifecycleGroupKey names the fan-out group of a pipe's lifecycle events.
-func lifecycleGroupKey(f *pb.Filter, legacy bool) string {
-	return "lifecycle|" + groupKey([]*pb.Filter{f}, legacy)
+// pipeFilters is what a pipe's socket subscribes to: the pipe, and the
+// lifecycle events it shows. Both travel on the pipe's one upstream stream,
+// so a message published on the pipe after a join or an online reaches the
+// socket after it.
+func pipeFilters(tenant, pipe string) []*pb.Filter {
+	filters := []*pb.Filter{{Tenant: tenant, Channels: []string{pipe}}}
+	if f := lifecycleFilter(tenant, pipe); f != nil {
+		filters = append(filters, f)
+	}
+	return filters
 }
 
-// subscribeLifecycleLocked joins the pipe's lifecycle group, if it has one;
-// the returned stop is nil when it has none.
-func (s *socket) subscribeLifecycleLocked(pipe string) (func(), *ProtocolError) {
-	f := lifecycleFilter(s.tenant, pipe)
-	if f == nil {
-		return nil, nil
+// encodeEvent is the fan-out Encoder of this face, called once per event
+// per client generation: a lifecycle event or a pipe event.
+func encodeEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
+	if ch := ev.GetChannel(); ch == channelUsers || ch == channelSubscriptions {
+		return encodeLifecycleEvent(ev, legacy, now)
 	}
-	ctx, cancel := s.rpcContext()
-	defer cancel()
-	stop, err := s.h.fan.Subscribe(ctx, Face, lifecycleGroupKey(f, s.legacy),
-		&pb.SubscribeRequest{Filters: []*pb.Filter{f}}, s.h.lifecycleEncoders[boolIndex(s.legacy)], pipeSink{s})
-	if err != nil {
-		s.h.log.Warn("subscribe to lifecycle events failed", "pipe", pipe, "err", err)
-		return nil, statusError(err, shapeMessages)
-	}
-	return stop, nil
+	return encodePipeEvent(ev, legacy, now)
 }
 
 // lifecycleSession is the part of a lifecycle event's data (the session,
@@ -103,17 +100,4 @@ func encodeLifecycleEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
 		}, legacy)
 	}
 	return nil
-}
-
-// newLifecycleEncoders makes the lifecycle groups' encoders of the two
-// client generations (index: legacy). An event a pipe does not show
-// becomes no frame, which sinks skip.
-func (h *Handler) newLifecycleEncoders() [2]fanout.Encoder {
-	var out [2]fanout.Encoder
-	for i, legacy := range []bool{false, true} {
-		out[i] = func(ev *pb.Event) ([]byte, error) {
-			return encodeLifecycleEvent(ev, legacy, h.now()), nil
-		}
-	}
-	return out
 }

@@ -103,28 +103,17 @@ func (s *socket) subscription(c Subscription) *ProtocolError {
 	return perr
 }
 
-// subscribeLocked joins the pipe's fan-out group, and the group of its
-// lifecycle events when it shows some (lifecycle.go).
+// subscribeLocked joins the pipe's fan-out group (the pipe, and the
+// lifecycle events it shows: lifecycle.go).
 func (s *socket) subscribeLocked(pipe string) *ProtocolError {
-	stopLifecycle, perr := s.subscribeLifecycleLocked(pipe)
-	if perr != nil {
-		return perr
-	}
-	filters := []*pb.Filter{{Tenant: s.tenant, Channels: []string{pipe}}}
+	filters := pipeFilters(s.tenant, pipe)
 	ctx, cancel := s.rpcContext()
 	defer cancel()
 	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.legacy),
 		&pb.SubscribeRequest{Filters: filters}, s.h.encoders[boolIndex(s.legacy)], pipeSink{s})
 	if err != nil {
-		if stopLifecycle != nil {
-			stopLifecycle()
-		}
 		s.h.log.Warn("subscribe failed", "pipe", pipe, "err", err)
 		return statusError(err, shapeMessages)
-	}
-	if stopLifecycle != nil {
-		stopPipe := stop
-		stop = func() { stopPipe(); stopLifecycle() }
 	}
 	s.subs[pipe] = stop
 	return nil
