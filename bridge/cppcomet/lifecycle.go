@@ -16,6 +16,7 @@ import (
 // only adds the matching lifecycle events to a pipe's subscription and
 // encodes them in comet's shape.
 const (
+	lifecyclePrefix      = "sys:" // the core's reserved namespace
 	channelUsers         = "sys:users"
 	channelSubscriptions = "sys:subscriptions"
 )
@@ -47,7 +48,7 @@ func pipeFilters(tenant, pipe string) []*pb.Filter {
 // encodeEvent is the fan-out Encoder of this face, called once per event
 // per client generation: a lifecycle event or a pipe event.
 func encodeEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
-	if ch := ev.GetChannel(); ch == channelUsers || ch == channelSubscriptions {
+	if strings.HasPrefix(ev.GetChannel(), lifecyclePrefix) {
 		return encodeLifecycleEvent(ev, legacy, now)
 	}
 	return encodePipeEvent(ev, legacy, now)
@@ -89,7 +90,7 @@ func encodeLifecycleEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
 			name = eventSubscribe
 		}
 		var who lifecycleSession
-		if err := json.Unmarshal([]byte(ev.GetData()), &who); err != nil {
+		if err := json.Unmarshal([]byte(ev.GetData()), &who); err != nil || who.User == "" {
 			who.User = ev.GetPublisher().GetUser()
 		}
 		return marshal(envelope{
