@@ -97,7 +97,11 @@ func (s *socket) serve(life context.Context) {
 		s.user = strconv.FormatInt(s.userID, 10)
 	}
 
-	unlock := s.h.userLock.lock(s.tenant, s.user)
+	if s.authorized {
+		s.recordSeen()
+	}
+	// The core announces the session, and the user's coming online, to
+	// every face and node (user_status_<id> pipes, §3.6).
 	ctx, cancel = s.rpcContext()
 	resp, closeSession, err := s.h.router.Connect(ctx, &pb.Session{
 		User:   s.user,
@@ -107,7 +111,6 @@ func (s *socket) serve(life context.Context) {
 	}, s, control.DrainQueue()) // comet shows queued `msg` events after login (§3.2, §3.5)
 	cancel()
 	if err != nil {
-		unlock()
 		log.Error("session connect failed", "err", err)
 		s.ws.CloseNow()
 		drain(s.ws)
@@ -121,10 +124,6 @@ func (s *socket) serve(life context.Context) {
 		s.ws.Send(encodeDirected(ev, true, s.legacy, s.h.now()))
 	}
 	s.setReady()
-	if s.authorized {
-		s.userArrived()
-	}
-	unlock()
 	s.readLoop()
 }
 
@@ -209,8 +208,9 @@ func (s *socket) sendDirected(frame []byte) {
 	s.ws.Send(frame)
 }
 
-// teardown ends everything the connection started: subscriptions (with
-// their track_ announcements), the session, and the user's online state.
+// teardown ends everything the connection started: subscriptions and the
+// session. Closing the session is what the core announces as the leaves of
+// its track_ pipes and, for the user's last session, as offline.
 func (s *socket) teardown(closeSession func()) {
 	s.subMu.Lock()
 	s.ended = true
@@ -218,12 +218,10 @@ func (s *socket) teardown(closeSession func()) {
 	// The session's Close removes its presence everywhere: no Leave here.
 	s.dropLocked(pipes, false)
 	s.subMu.Unlock()
-	unlock := s.h.userLock.lock(s.tenant, s.user)
-	defer unlock()
-	closeSession()
 	if s.authorized {
-		s.userLeft()
+		s.recordSeen() // before the session goes: offline comes with a last-seen time
 	}
+	closeSession()
 }
 
 // Disconnect implements control.Handler: the server ends the connection.

@@ -70,7 +70,11 @@ const (
 // channel arrive in publish order and never concurrently with each other
 // (calls for different channels may overlap). A handler must not block (it
 // hands events to bounded queues) and must not call back into the engine:
-// the memory engine calls it from Publish under the channel's lock. The
+// the memory engine calls it from Publish under the channel's lock, the
+// Redis engine from the node's one pub/sub reader, so a call back would
+// hold every delivery of the node for as long as the engine takes to
+// answer. Engine work an order causes belongs on the handler's own
+// goroutines (enginetest.CheckHandlerWork holds a handler to this). The
 // event it gets is shared: it must treat it as read-only.
 type Handler interface {
 	HandleEvent(ev *pb.Event)
@@ -151,11 +155,24 @@ type Presence interface {
 
 // Users keeps which users are online and the queues of directed events
 // waiting for offline users.
+//
+// A user's sessions are one set per (tenant, user) for the whole cluster,
+// so that online and offline are decided once, not per node: AddSession
+// and RemoveSession change the set and report, in the same atomic step,
+// whether it was empty before (first) or is empty after (last). Of two
+// sessions of one user opening at the same moment on two nodes exactly
+// one is first; of the last two closing, exactly one is last. A session
+// whose node stops refreshing it (the node died) expires after a while
+// (see the implementation) and then counts as gone, without a last.
 type Users interface {
-	// AddSession records a connected session of a user.
-	AddSession(ctx context.Context, s *pb.Session) error
-	// RemoveSession forgets a session.
-	RemoveSession(ctx context.Context, s *pb.Session) error
+	// AddSession records a connected session of a user. It reports first
+	// when the user had no other live session in the cluster; adding a
+	// session that is already recorded is never first.
+	AddSession(ctx context.Context, s *pb.Session) (first bool, err error)
+	// RemoveSession forgets a session. It reports last when the session
+	// was recorded and no other live session of the user is left;
+	// removing an unknown session is not an error and never last.
+	RemoveSession(ctx context.Context, s *pb.Session) (last bool, err error)
 	// UserSessions counts the connected sessions of a user cluster-wide.
 	UserSessions(ctx context.Context, tenant, user string) (int, error)
 	// Enqueue appends ev to the user's offline queue, dropping the oldest

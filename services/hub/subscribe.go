@@ -27,6 +27,9 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	if err := validateFilters(req.Filters); err != nil {
 		return h.toStatus(err)
 	}
+	if err := sysAllowed(req.Filters, id.Trusted); err != nil {
+		return h.toStatus(err)
+	}
 	for i, f := range req.Filters {
 		if f.Tenant == engine.AllTenants && !id.Trusted {
 			return h.toStatus(fmt.Errorf("filters[%d].tenant: every tenant needs an api key: %w", i, errPermission))
@@ -221,10 +224,8 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 	if s.info.Face == "" {
 		s.info.Face = "grpc"
 	}
-	if err := h.eng.AddSession(ctx, s.info); err != nil {
+	if err := h.opened(ctx, s); err != nil {
 		return nil, err
 	}
-	h.reg.add(s)
-	sessionsGauge.Inc()
 	return s, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/services/hub"
 )
 
 // Config is the whole server configuration: one JSON file (comments
@@ -160,6 +162,9 @@ func (c *Config) Validate() error {
 	for _, ns := range c.Namespaces {
 		if !validNamespace(ns.Name) {
 			errs = append(errs, fmt.Errorf("namespace %q: names are 2+ characters of [-a-zA-Z0-9_]", ns.Name))
+		}
+		if ns.Name == hub.SysNamespace {
+			errs = append(errs, fmt.Errorf("namespace %q is reserved for the hub's lifecycle events", ns.Name))
 		}
 		if seen[ns.Name] {
 			errs = append(errs, fmt.Errorf("namespace %q is defined twice", ns.Name))

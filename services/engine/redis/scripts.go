@@ -223,15 +223,31 @@ end
 return {redis.call('HLEN', s), users}
 `)
 
-// userAddScript records a user's session until TTL ms from now.
+// userAddScript records a user's session until TTL ms from now (and
+// refreshes it). Returns 1 when the user had no other live session: the
+// session is the user's first in the cluster.
 //
 // KEYS: the user's session sorted set (id → expiry ms). ARGV: session id, TTL ms.
 var userAddScript = rueidis.NewLuaScript(prelude + `
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local before = redis.call('ZCARD', KEYS[1])
+local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
+if added == 1 and before == 0 then return 1 end
+return 0
+`)
+
+// userRemoveScript forgets a user's session. Returns 1 when it was
+// recorded (expired or not) and no live session of the user is left: it
+// was the user's last in the cluster.
+//
+// KEYS: the user's session sorted set. ARGV: session id.
+var userRemoveScript = rueidis.NewLuaScript(prelude + `
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms())
+if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 end
+return 0
 `)
 
 // userCountScript counts a user's unexpired sessions.
