@@ -20,6 +20,10 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	// Registers the gzip compressor: clients that compress (gzip is what
+	// several languages' stubs send when compression is on) are understood
+	// and answered compressed.
+	_ "google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
