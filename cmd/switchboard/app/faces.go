@@ -34,7 +34,8 @@ func (a *App) deps() bridge.Deps {
 func (a *App) mountFaces(mux *http.ServeMux) error {
 	deps := a.deps()
 
-	// Digital Rebar Provision: GET /api/v3/ws, POST /api/v3/events.
+	// Digital Rebar Provision: GET /api/v3/ws, POST /api/v3/events, the login
+	// calls (users/<user>/token, info) and DRP's 404 for the rest of /api/v3/.
 	admins := make([]drp.Admin, 0, len(a.cfg.Admins))
 	for _, ad := range a.cfg.Admins {
 		admins = append(admins, drp.Admin{Username: ad.Username, Password: ad.Password})
@@ -44,6 +45,7 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 		Admins:         admins,
 		QueueSize:      a.cfg.ClientQueueSize,
 		OriginPatterns: a.cfg.AllowedOrigins,
+		Version:        Version,
 		Logger:         a.log,
 	})
 	for _, p := range drpFace.Routes() {
