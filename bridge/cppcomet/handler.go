@@ -70,9 +70,9 @@ type Handler struct {
 	server   string // serverInfo `server`
 	now      func() time.Time
 	userLock *userLocks
-	// encoders of the two client generations (index: legacy), shared by
+	// encoders of the client generations (index: Generation), shared by
 	// every fan-out group of that generation.
-	encoders [2]fanout.Encoder
+	encoders [3]fanout.Encoder
 }
 
 // New builds the face from the core's clients (deps.Hub, deps.Fanout),
@@ -124,9 +124,9 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 		now:      time.Now,
 		userLock: newUserLocks(),
 	}
-	for i, legacy := range []bool{false, true} {
-		h.encoders[i] = func(ev *pb.Event) ([]byte, error) {
-			return encodePipeEvent(ev, legacy, h.now()), nil
+	for _, gen := range []Generation{Gen4, Gen3, Gen1} {
+		h.encoders[gen] = func(ev *pb.Event) ([]byte, error) {
+			return encodePipeEvent(ev, gen, h.now()), nil
 		}
 	}
 	return h
