@@ -54,21 +54,42 @@ func TestHandshakeErrors(t *testing.T) {
 	}
 }
 
-func TestOriginAllowList(t *testing.T) {
-	h := start(t, func(c *app.Config) { c.CppComet.OriginAllow = []string{"example.com"} })
+// TestOrigins: the origin rule of every websocket face (allowed_origins:
+// no Origin, this server's host, or a listed pattern), narrowed by
+// cppcomet.origin_allow; a refused page gets error 423 and is dropped.
+func TestOrigins(t *testing.T) {
+	self := "self" // stands for this server's own http://host:port
 	for _, tt := range []struct {
-		origin string
-		ok     bool
+		name            string
+		allowed, narrow []string
+		origin          string
+		ok              bool
 	}{
-		{"https://example.com", true},
-		{"http://example.com:8080", true},
-		{"example.com", true},
-		{"https://evil.example.org", false},
-		{"", false},
+		{"default: no Origin", nil, nil, "", true},
+		{"default: same host", nil, nil, self, true},
+		{"default: another site", nil, nil, "https://app.example.com", false},
+		{"listed", []string{"app.example.com"}, nil, "https://app.example.com", true},
+		{"listed pattern", []string{"*.example.com"}, nil, "https://x.example.com", true},
+		{"not listed", []string{"app.example.com"}, nil, "https://evil.example.com", false},
+		{"narrowed: allowed host", []string{"*"}, []string{"example.com"}, "https://example.com", true},
+		{"narrowed: with port", []string{"*"}, []string{"example.com"}, "http://example.com:8080", true},
+		{"narrowed: without scheme", []string{"*"}, []string{"example.com"}, "example.com", true},
+		{"narrowed: other host", []string{"*"}, []string{"example.com"}, "https://evil.example.org", false},
+		{"narrowed: no Origin", []string{"*"}, []string{"example.com"}, "", false},
+		{"narrowing never widens", nil, []string{"example.com"}, "https://example.com", false},
+		{"narrowing the same host", nil, []string{"http://127.0.0.1"}, self, true},
 	} {
-		t.Run(tt.origin, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, func(c *app.Config) {
+				c.AllowedOrigins = tt.allowed
+				c.CppComet.OriginAllow = tt.narrow
+			})
 			header := http.Header{}
-			if tt.origin != "" {
+			switch tt.origin {
+			case "":
+			case self:
+				header.Set("Origin", h.HTTPURL)
+			default:
 				header.Set("Origin", tt.origin)
 			}
 			c := h.dialRaw(t, cometPath("undefined", 0, 0, "4.08", "o"), header)

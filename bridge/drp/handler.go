@@ -48,9 +48,10 @@ type Options struct {
 	// QueueSize is how many frames may wait for one socket before it is cut
 	// off as a slow consumer (client_queue_size; 0: wsconn's default).
 	QueueSize int
-	// OriginPatterns are the browser origins allowed besides the server's
-	// own host (allowed_origins; "*" allows any). Clients that send no
-	// Origin header (the DRP CLI and Go client) are always accepted.
+	// OriginPatterns is allowed_origins, the origin rule of every
+	// websocket face (wsconn.CheckOrigin): browser pages of the server's
+	// own host or a listed pattern ("*" any); clients that send no Origin
+	// header (the DRP CLI and Go client) are always accepted.
 	OriginPatterns []string
 	// MaxBodyBytes bounds a POST body (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64

@@ -60,10 +60,11 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 
 	// comet-server (CppComet): GET /ws/<params> and /comet-server/ws/<params>.
 	comet := cppcomet.New(deps, pb.NewUserServiceClient(a.bridge), cppcomet.Options{
-		TokenSecret: []byte(a.cfg.TokenSecret),
-		OriginAllow: a.cfg.CppComet.OriginAllow,
-		QueueSize:   a.cfg.ClientQueueSize,
-		Logger:      a.log,
+		TokenSecret:    []byte(a.cfg.TokenSecret),
+		OriginPatterns: a.cfg.AllowedOrigins,
+		OriginAllow:    a.cfg.CppComet.OriginAllow,
+		QueueSize:      a.cfg.ClientQueueSize,
+		Logger:         a.log,
 	})
 	for _, p := range comet.Routes() {
 		mux.Handle(p, comet)
