@@ -130,6 +130,7 @@ func (c *Conn) Read(ctx context.Context) ([]byte, error) {
 		c.abort()
 		return nil, fmt.Errorf("wsconn: read: %w", err)
 	}
+	c.metrics.received(len(b))
 	return b, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -128,6 +129,8 @@ func (a *App) startCore() error {
 	for _, n := range a.cfg.Namespaces {
 		ns = append(ns, hub.Namespace{Name: n.Name, HistorySize: n.HistorySize, HistoryTTL: time.Duration(n.HistoryTTL), Presence: n.Presence, JoinLeave: n.JoinLeave})
 	}
+	internalKey := randomHex(32)
+	calls := &callCounts{internal: "apikey " + internalKey}
 	a.hub = hub.New(hub.Options{
 		Engine:      eng,
 		NodeName:    nodeName(a.cfg),
@@ -142,9 +145,9 @@ func (a *App) startCore() error {
 		UserQueue:   a.cfg.UserQueueSize,
 		Heartbeat:   time.Duration(a.cfg.StreamHeartbeat),
 		Logger:      a.log,
+		Counters:    func() hub.ProcessCounters { return processCounters(calls) },
 	})
 
-	internalKey := randomHex(32)
 	ac := auth.Config{
 		APIKeys:  []string{a.cfg.APISecret, internalKey},
 		Insecure: a.cfg.insecureAPI(),
@@ -154,9 +157,11 @@ func (a *App) startCore() error {
 	}
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(a.log), metricsUnary, ac.UnaryInterceptor()}
 	streams := []grpc.StreamServerInterceptor{recoverStream(a.log), metricsStream, ac.StreamInterceptor()}
+	// Calls through the network (and the gateway) are counted for the node
+	// stats; the faces' in-process calls are not (see callCounts).
 	a.grpcSrv = grpc.NewServer(
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(streams...),
+		grpc.ChainUnaryInterceptor(slices.Concat(unary, []grpc.UnaryServerInterceptor{calls.unary})...),
+		grpc.ChainStreamInterceptor(slices.Concat(streams, []grpc.StreamServerInterceptor{calls.stream})...),
 		grpc.MaxRecvMsgSize(a.cfg.MaxPayload*4+(1<<20)),
 	)
 	// The faces' calls skip the in-memory transport (see localConn); the

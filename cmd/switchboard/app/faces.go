@@ -9,7 +9,9 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge/cppcomet"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
+	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/hub"
 )
 
 // deps builds what every face shares: clients of the core, the one fan-out
@@ -89,5 +91,19 @@ func (a *App) centrifugoOptions() centrifugo.Options {
 		RedisPrefix:    c.RedisPrefix,
 		RedisNumShards: c.RedisNumShards,
 		Logger:         a.log,
+	}
+}
+
+// processCounters gathers the request and traffic counters of this process
+// for the node stats (Centrifugo v1 stats/node and HubService.Node): the
+// Centrifugo face's API requests, the websocket faces' client messages and
+// bytes (bridge/wsconn), and the network gRPC/REST calls (callCounts).
+func processCounters(calls *callCounts) hub.ProcessCounters {
+	framesIn, bytesIn, bytesOut := wsconn.Totals()
+	return hub.ProcessCounters{
+		APIRequests:    centrifugo.APIRequests() + calls.api.Load(),
+		ClientRequests: framesIn + calls.client.Load(),
+		BytesIn:        bytesIn,
+		BytesOut:       bytesOut,
 	}
 }
