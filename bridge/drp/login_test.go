@@ -114,8 +114,10 @@ func TestClientSession(t *testing.T) {
 	c.do("register", "profiles.*.*")
 
 	// 5. drpcli events post: POST /api/v3/events with the admin's token.
-	if code, _, body := postEvent(t, srv, nil, bearer, "application/json", postedBody); code != http.StatusNoContent {
-		t.Fatalf("POST with the admin's token = %d %q; want 204", code, body)
+	// The client refuses a success without a JSON content type, even a 204.
+	if code, h, body := postEvent(t, srv, nil, bearer, "application/json", postedBody); code != http.StatusNoContent ||
+		!strings.HasPrefix(h.Get("Content-Type"), "application/json") {
+		t.Fatalf("POST with the admin's token = %d %q %q; want 204 with a JSON content type", code, h.Get("Content-Type"), body)
 	}
 	_, frame := c.readEvent()
 	golden(t, "event_posted.golden", frame)
