@@ -38,7 +38,7 @@ type socket struct {
 	h          *Handler
 	ws         *wsconn.Conn
 	params     Params
-	legacy     bool
+	gen        Generation
 	tenant     string
 	authorized bool
 	user       string // decimal user id when authorized, else ""
@@ -63,7 +63,7 @@ func newSocket(h *Handler, ws *wsconn.Conn, p Params) *socket {
 		h:      h,
 		ws:     ws,
 		params: p,
-		legacy: p.Legacy(),
+		gen:    p.Generation(),
 		tenant: p.Tenant(),
 		subs:   make(map[string]func()),
 	}
@@ -119,9 +119,9 @@ func (s *socket) serve(life context.Context) {
 	s.session = resp.GetSession().GetId()
 	defer s.teardown(closeSession)
 
-	s.ws.Send(encodeServerInfo(s.authorized, s.serverInfoHash(method, log), s.h.server, s.legacy, s.h.now()))
+	s.ws.Send(encodeServerInfo(s.authorized, s.serverInfoHash(method, log), s.h.server, s.gen, s.h.now()))
 	for _, ev := range resp.GetQueued() {
-		s.ws.Send(encodeDirected(ev, true, s.legacy, s.h.now()))
+		s.ws.Send(encodeDirected(ev, true, s.gen, s.h.now()))
 	}
 	s.setReady()
 	s.readLoop()
@@ -171,7 +171,7 @@ func (s *socket) readLoop() {
 
 // sendError sends a protocol error, and hangs up when the error says so.
 func (s *socket) sendError(perr *ProtocolError) {
-	s.ws.Send(encodeError(perr, s.legacy, s.h.now()))
+	s.ws.Send(encodeError(perr, s.gen, s.h.now()))
 	if perr.Close {
 		s.ws.CloseNow()
 	}
@@ -245,7 +245,7 @@ func (s *socket) Unsubscribe(channel string) {
 // Deliver implements control.Handler: a directed event (§3.5 personal
 // message), shown on its channel (`msg` unless the sender named another).
 func (s *socket) Deliver(ev *pb.Event) {
-	s.sendDirected(encodeDirected(ev, false, s.legacy, s.h.now()))
+	s.sendDirected(encodeDirected(ev, false, s.gen, s.h.now()))
 }
 
 // pipeSink is one socket's membership in a pipe's fan-out group.

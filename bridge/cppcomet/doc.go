@@ -15,7 +15,8 @@
 //	              the cluster
 //	parse.go      one frame → one typed command or a typed protocol error (§3.3)
 //	translate.go  command → HubService / SessionService / UserService calls
-//	encode.go     event or reply → one JSON frame, keys in alphabetical order (§3.1)
+//	encode.go     event or reply → one JSON frame, keys in alphabetical order (§3.1),
+//	              in the client generation the `v` parameter names (Generation)
 //	errors.go     protocol error texts (§3.4) and the gRPC code → error table
 //
 // Subscriptions use the shared fan-out: one upstream stream per (tenant,

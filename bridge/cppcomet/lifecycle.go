@@ -47,11 +47,11 @@ func pipeFilters(tenant, pipe string) []*pb.Filter {
 
 // encodeEvent is the fan-out Encoder of this face, called once per event
 // per client generation: a lifecycle event or a pipe event.
-func encodeEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
+func encodeEvent(ev *pb.Event, gen Generation, now time.Time) []byte {
 	if strings.HasPrefix(ev.GetChannel(), lifecyclePrefix) {
-		return encodeLifecycleEvent(ev, legacy, now)
+		return encodeLifecycleEvent(ev, gen, now)
 	}
-	return encodePipeEvent(ev, legacy, now)
+	return encodePipeEvent(ev, gen, now)
 }
 
 // lifecycleSession is the part of a lifecycle event's data (the session,
@@ -69,7 +69,7 @@ type lifecycleSession struct {
 //
 //	sys:users ONLINE/OFFLINE of user 12  → {"data":"online","event":"online","pipe":"user_status_12"}
 //	sys:subscriptions JOIN/LEAVE on track_x → {"data":{"user_id":5,"uuid":"..."},"event":"subscription",...,"pipe":"track_x"}
-func encodeLifecycleEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
+func encodeLifecycleEvent(ev *pb.Event, gen Generation, now time.Time) []byte {
 	switch ev.GetKind() {
 	case pb.EventKind_EVENT_KIND_ONLINE, pb.EventKind_EVENT_KIND_OFFLINE:
 		if ev.GetChannel() != channelUsers || ev.GetKey() == "" {
@@ -80,7 +80,7 @@ func encodeLifecycleEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
 			name = eventOnline
 		}
 		// No time, no sender (§3.6).
-		return marshal(envelope{Data: name, Event: name, Pipe: prefixUserStatus + ev.GetKey()}, legacy)
+		return marshal(envelope{Data: name, Event: name, Pipe: prefixUserStatus + ev.GetKey()}, gen)
 	case pb.EventKind_EVENT_KIND_JOIN, pb.EventKind_EVENT_KIND_LEAVE:
 		if ev.GetChannel() != channelSubscriptions || !strings.HasPrefix(ev.GetKey(), prefixTrack) {
 			return nil
@@ -98,7 +98,7 @@ func encodeLifecycleEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
 			Event:           name,
 			MessageSendTime: ptr(seconds(ev, now)),
 			Pipe:            ev.GetKey(),
-		}, legacy)
+		}, gen)
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func TestEncodeLifecycleEvent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := string(encodeEvent(tt.ev, false, at)); got != tt.want {
+			if got := string(encodeEvent(tt.ev, Gen4, at)); got != tt.want {
 				t.Fatalf("got  %s\nwant %s", got, tt.want)
 			}
 		})
@@ -49,8 +49,8 @@ func FuzzEncodeLifecycleEvent(f *testing.F) {
 	f.Add("sys:subscriptions", int32(2), "track_", `{"user":1}`)
 	f.Fuzz(func(t *testing.T, channel string, kind int32, key, data string) {
 		ev := &pb.Event{Channel: channel, Kind: pb.EventKind(kind), Key: key, Data: data}
-		for _, legacy := range []bool{false, true} {
-			frame := encodeEvent(ev, legacy, time.Unix(0, 0))
+		for _, gen := range []Generation{Gen4, Gen3, Gen1} {
+			frame := encodeEvent(ev, gen, time.Unix(0, 0))
 			if frame != nil && !json.Valid(frame) {
 				t.Fatalf("invalid frame %q", frame)
 			}

@@ -1,7 +1,9 @@
 package cppcomet
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -46,8 +48,8 @@ func (s *socket) execute(cmd Command) {
 
 // groupKey names the fan-out group of a pipe: one upstream stream per
 // (tenant, pipe) and client generation, since the generations' frames differ.
-func groupKey(filters []*pb.Filter, legacy bool) string {
-	return fmt.Sprintf("v%t|%s", legacy, fanout.FilterSetKey(filters))
+func groupKey(filters []*pb.Filter, gen Generation) string {
+	return fmt.Sprintf("v%d|%s", gen, fanout.FilterSetKey(filters))
 }
 
 // subscription replaces the pipe set (§3.3). Pipes kept stay subscribed
@@ -109,21 +111,14 @@ func (s *socket) subscribeLocked(pipe string) *ProtocolError {
 	filters := pipeFilters(s.tenant, pipe)
 	ctx, cancel := s.rpcContext()
 	defer cancel()
-	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.legacy),
-		&pb.SubscribeRequest{Filters: filters}, s.h.encoders[boolIndex(s.legacy)], pipeSink{s})
+	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.gen),
+		&pb.SubscribeRequest{Filters: filters}, s.h.encoders[s.gen], pipeSink{s})
 	if err != nil {
 		s.h.log.Warn("subscribe failed", "pipe", pipe, "err", err)
 		return statusError(err, shapeMessages)
 	}
 	s.subs[pipe] = stop
 	return nil
-}
-
-func boolIndex(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // dropLocked ends the pipes' subscriptions: the fan-out memberships go,
@@ -167,7 +162,7 @@ func (s *socket) unsubscribeOrder(channel string) {
 }
 
 // webPipeEvent is the canonical event of a web_pipe2 message: pipe →
-// channel, event → name, message → data as a JSON string value, sender →
+// channel, event → name, message → data (see messageData), sender →
 // publisher (user hidden for @web_), dev id → tenant.
 func (s *socket) webPipeEvent(c WebPipe) *pb.Event {
 	pub := &pb.Publisher{Client: s.session}
@@ -178,9 +173,26 @@ func (s *socket) webPipeEvent(c WebPipe) *pb.Event {
 		Tenant:    s.tenant,
 		Channel:   c.Pipe,
 		Name:      c.Event,
-		Data:      string(encodeJSON(c.Message)),
+		Data:      messageData(c.Message),
 		Publisher: pub,
 	}
+}
+
+// messageData maps a comet message text onto Event.data, the one rule for
+// every face (README "Face mapping"): a text that is a compact JSON object
+// or array (what JSON.stringify writes) is that JSON value, so services on
+// gRPC, DRP or Centrifugo receive the object; any other text is a JSON
+// string holding it. Either way dataText gives comet pages back exactly
+// the text that was sent.
+func messageData(message string) string {
+	t := strings.TrimSpace(message)
+	if t == message && t != "" && (t[0] == '{' || t[0] == '[') && json.Valid([]byte(t)) {
+		var b bytes.Buffer
+		if json.Compact(&b, []byte(t)) == nil && b.String() == t {
+			return t
+		}
+	}
+	return string(encodeJSON(message))
 }
 
 // webPipe publishes a message and sends the sender its delivery report.
@@ -193,7 +205,7 @@ func (s *socket) webPipe(c WebPipe) *ProtocolError {
 	if _, err := s.h.deps.Hub.Publish(ctx, &pb.PublishRequest{Event: s.webPipeEvent(c)}); err != nil {
 		return statusError(err, shapeMessages)
 	}
-	s.send(encodeAnswerTo(c.Pipe, c.Message, s.otherSubscribers(c.Pipe), s.legacy, s.h.now()))
+	s.send(encodeAnswerTo(c.Pipe, c.Message, s.otherSubscribers(c.Pipe), s.gen, s.h.now()))
 	return nil
 }
 
@@ -238,7 +250,7 @@ func (s *socket) pipeLog(c PipeLog) *ProtocolError {
 		if ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED {
 			continue // join/leave announcements are not messages of the log
 		}
-		s.send(encodeHistory(ev, c.Marker, s.legacy, now))
+		s.send(encodeHistory(ev, c.Marker, s.gen, now))
 	}
 	return nil
 }
@@ -251,7 +263,7 @@ func (s *socket) pipeCount(c PipeCount) *ProtocolError {
 	if err != nil {
 		return statusError(err, shapeMessages)
 	}
-	s.send(encodePipeCount(int64(r.GetNumSessions()), c.Marker, s.legacy, s.h.now()))
+	s.send(encodePipeCount(int64(r.GetNumSessions()), c.Marker, s.gen, s.h.now()))
 	return nil
 }
 
@@ -274,7 +286,7 @@ func (s *socket) trackPipeUsers(c TrackPipeUsers) *ProtocolError {
 		}
 		return strings.Compare(a.UUID, b.UUID)
 	})
-	s.send(encodeTrackUsers(users, c.Marker, s.legacy, s.h.now()))
+	s.send(encodeTrackUsers(users, c.Marker, s.gen, s.h.now()))
 	return nil
 }
 
@@ -295,7 +307,7 @@ func (s *socket) userStatus(c UserStatus) *ProtocolError {
 	case r.GetLastSeen() != nil:
 		since = max(int64(now.Sub(r.GetLastSeen().AsTime())/time.Second), 0)
 	}
-	s.send(encodeUserStatus(c.UserID, since, s.legacy, now))
+	s.send(encodeUserStatus(c.UserID, since, s.gen, now))
 	return nil
 }
 
@@ -307,7 +319,7 @@ func (s *socket) userData(c UserData) *ProtocolError {
 	if err != nil {
 		return statusError(err, shapeUserData)
 	}
-	s.send(encodeUserData(c.UserID, r.GetData(), c.Marker, s.legacy, s.h.now()))
+	s.send(encodeUserData(c.UserID, r.GetData(), c.Marker, s.gen, s.h.now()))
 	return nil
 }
 

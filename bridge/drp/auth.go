@@ -25,9 +25,11 @@ type Admin struct {
 // identity is who opened a socket or posted an event.
 type identity struct {
 	User string
-	// Admin: authenticated as one of Options.Admins. Admins may publish
-	// (POST /api/v3/events) and see every channel; token users only read,
-	// and only channels open to them (see userMayReceive).
+	// Admin: authenticated as one of Options.Admins, by password or by a
+	// token whose subject is the admin's name. Admins may publish
+	// (POST /api/v3/events), get tokens for themselves and see every
+	// channel; other token users only read, and only channels open to them
+	// (see userMayReceive).
 	Admin bool
 }
 
@@ -68,7 +70,8 @@ func (e *authError) write(w http.ResponseWriter) {
 //
 //   - an Authorization header "Basic <base64 user:pass>" or "Bearer <jwt>"
 //     (scheme case-sensitive, as DRP's); otherwise
-//   - the query parameter "token" (lower case): with a ":" it is
+//   - the query parameter "token" (DRP's server reads this spelling) or
+//     "Token" (the spelling of DRP's own websocket docs): with a ":" it is
 //     user:password, else a bearer token.
 //
 // Missing or malformed credentials: 401 with WWW-Authenticate: dr-provision.
@@ -76,7 +79,11 @@ func (e *authError) write(w http.ResponseWriter) {
 func (a *authenticator) authenticate(r *http.Request) (identity, *authError) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		tok := r.URL.Query().Get("token")
+		q := r.URL.Query()
+		tok := q.Get("token")
+		if tok == "" {
+			tok = q.Get("Token")
+		}
 		switch {
 		case tok == "":
 			return identity{}, unauthorized(errNoCredentials)
@@ -147,12 +154,26 @@ func isBcrypt(s string) bool {
 
 // bearer checks an HS256 JWT signed with token_secret: exp required and in
 // the future, sub (the user id) required. 403 with the challenge otherwise.
+// A token whose subject is an admin's user name is that admin's, as DRP's
+// tokens carry their user's rights: the tokens GET /api/v3/users/<admin>/token
+// hands out are used for the event POST and their own renewal.
 func (a *authenticator) bearer(tok string) (identity, *authError) {
 	user, err := a.verifyToken(tok)
 	if err != nil {
 		return identity{}, &authError{status: http.StatusForbidden, challenge: true, reason: err}
 	}
-	return identity{User: user}, nil
+	return identity{User: user, Admin: a.isAdmin(user)}, nil
+}
+
+// isAdmin reports whether user is the name of a configured admin.
+func (a *authenticator) isAdmin(user string) bool {
+	found := false
+	for i := range a.admins {
+		if subtle.ConstantTimeCompare([]byte(a.admins[i].Username), []byte(user)) == 1 {
+			found = true
+		}
+	}
+	return found
 }
 
 func (a *authenticator) verifyToken(tok string) (string, error) {

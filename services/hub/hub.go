@@ -30,6 +30,18 @@ type Options struct {
 	UserQueue   int           // directed events queued per offline user (default 10)
 	Heartbeat   time.Duration // idle stream heartbeat (default 25s)
 	Logger      *slog.Logger
+	// Counters reads what is counted outside the core (the faces, the API
+	// front) for the node's stats; nil reports zeros.
+	Counters func() ProcessCounters
+}
+
+// ProcessCounters are the process's request and traffic counters since it
+// started, reported in NodeInfo.
+type ProcessCounters struct {
+	APIRequests    uint64 // server API calls (Centrifugo API, api-key gRPC/REST)
+	ClientRequests uint64 // websocket frames from clients, user-token gRPC/REST calls
+	BytesIn        uint64 // message bytes from websocket clients
+	BytesOut       uint64 // message bytes to websocket clients
 }
 
 // Hub is one node's core: it implements the services and receives what the
@@ -44,6 +56,7 @@ type Hub struct {
 	disp       *dispatcher
 	reg        *registry
 	work       *workers // control-order work, off the delivery path (work.go)
+	cpu        *cpuMeter
 
 	published, delivered, slow atomic.Uint64
 
@@ -94,6 +107,7 @@ func New(opts Options) *Hub {
 			StartedAt: timestamppb.Now(),
 		},
 		disp:    newDispatcher(opts.Engine),
+		cpu:     newCPUMeter(time.Now()),
 		reg:     newRegistry(),
 		work:    newWorkers(),
 		closing: make(chan struct{}),
@@ -170,6 +184,14 @@ func (h *Hub) nodeInfo() *pb.NodeInfo {
 		NumGoroutines:    uint64(runtime.NumGoroutine()),
 		MemorySysBytes:   ms.Sys,
 		UptimeSeconds:    uint64(time.Since(h.node.StartedAt.AsTime()).Seconds()),
+		Gomaxprocs:       uint32(runtime.GOMAXPROCS(0)),
+		NumCpu:           uint32(runtime.NumCPU()),
+		CpuUsagePercent:  h.cpu.usage(time.Now()),
+	}
+	if h.opts.Counters != nil {
+		c := h.opts.Counters()
+		n.NumApiRequests, n.NumClientRequests = c.APIRequests, c.ClientRequests
+		n.BytesClientIn, n.BytesClientOut = c.BytesIn, c.BytesOut
 	}
 	return n
 }

@@ -87,8 +87,9 @@ type Centrifugo struct {
 
 // CppComet configures the comet-server websocket face.
 type CppComet struct {
-	// OriginAllow, when set, refuses pages whose Origin does not start with
-	// one of these hosts (error 423 on pipe sys, as comet-server does).
+	// OriginAllow, when set, narrows allowed_origins for comet pages: the
+	// Origin must also start with one of these hosts (else error 423 on
+	// pipe sys, as comet-server does).
 	OriginAllow []string `json:"origin_allow"`
 }
 
