@@ -72,6 +72,11 @@ const configTemplate = `// Switchboard configuration. JSON with comments; flags 
   "centrifugo": {"redis_api": false, "redis_prefix": "centrifugo", "redis_num_shards": 0},
   // comet-server face: Origin prefixes allowed to connect (empty = any page).
   "cppcomet": {"origin_allow": []},
+  // NkSERVICE face: classes users (not admins) may subscribe to and send,
+  // besides their own user and session events ("*": every class but core).
+  "nkservice": {"subscribe_classes": ["*"], "send_classes": ["*"]},
+  // Session logs (NkSERVICE session/log) also go to this GELF UDP input.
+  "gelf_addr": "",
 
   "log_level": "info",
   "log_format": "text"

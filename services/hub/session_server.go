@@ -41,6 +41,10 @@ func (s *SessionServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*p
 	if err := h.eng.AddSession(ctx, info); err != nil {
 		return nil, h.toStatus(err)
 	}
+	if err := h.listed(ctx, info); err != nil {
+		_ = h.eng.RemoveSession(context.WithoutCancel(ctx), info)
+		return nil, h.toStatus(err)
+	}
 	h.reg.add(sess)
 	sessionsGauge.Inc()
 	resp := &pb.ConnectResponse{Session: info}

@@ -231,6 +231,7 @@ func (h *Hub) closeSession(ctx context.Context, s *session) {
 	if err := h.leave(ctx, s, nil); err != nil {
 		h.log.Warn("leave on close failed", "session", s.info.Id, "err", err)
 	}
+	h.unlisted(ctx, s.info)
 	if err := h.eng.RemoveSession(ctx, s.info); err != nil {
 		h.log.Warn("remove session failed", "session", s.info.Id, "err", err)
 	}

@@ -212,6 +212,10 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 	if err := h.eng.AddSession(ctx, s.info); err != nil {
 		return nil, err
 	}
+	if err := h.listed(ctx, s.info); err != nil {
+		_ = h.eng.RemoveSession(context.WithoutCancel(ctx), s.info)
+		return nil, err
+	}
 	h.reg.add(s)
 	sessionsGauge.Inc()
 	return s, nil
