@@ -146,7 +146,10 @@ func TestCommandShapes(t *testing.T) {
 }
 
 func TestPermissionsConfigured(t *testing.T) {
-	s := start(t, func(c *app.Config) { c.NkService.SubscribeClasses = []string{"chat"}; c.NkService.SendClasses = []string{} })
+	s := start(t, func(c *app.Config) {
+		c.NkService.SubscribeClasses = []string{"chat"}
+		c.NkService.SendClasses = []string{}
+	})
 	u := dial(t, s)
 	u.login("alice", s.Token(t, "alice"), "s1")
 	u.raw(`{"class":"core","subclass":"event","cmd":"subscribe","data":{"class":"chat"},"tid":1}`)
