@@ -135,12 +135,13 @@ func (s *socket) login(ctx context.Context, f Frame) {
 		}
 		id = *d.SessionID
 	}
+	// Set before the session exists: deliveries may log from then on.
+	s.log = s.log.With("user", who.User, "session", id)
 	if e := s.connect(ctx, who, id); e != nil {
 		s.fatal(encodeError(f.TID, e), closePolicy, reasonBadSession)
 		return
 	}
 	s.who, s.loggedIn, s.session = who, true, id
-	s.log = s.log.With("user", who.User, "session", id)
 	s.subs.Store(&subState{auto: []Sub{
 		{Class: ClassCore, Subclass: SubclassUserEvent, ObjID: who.User},
 		{Class: ClassCore, Subclass: SubclassSessionEvent, ObjID: id},

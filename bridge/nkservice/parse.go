@@ -67,6 +67,9 @@ func (e *RequestError) Unwrap() error { return ErrBadRequest }
 // Parse decodes one client frame. Keys are case-sensitive, as in nkservice
 // (§6.10); unknown top-level keys are ignored.
 func Parse(b []byte) (Frame, error) {
+	if f, ok := parseOK(b); ok {
+		return f, nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(b, &m); err != nil || m == nil {
 		return Frame{}, ErrNotJSON
@@ -165,4 +168,25 @@ func nonNull(raw json.RawMessage) json.RawMessage {
 func serverTID(raw json.RawMessage) (uint64, bool) {
 	n, err := strconv.ParseUint(string(raw), 10, 64)
 	return n, err == nil && n > 0
+}
+
+// okPrefix starts the answer clients send to every event.
+var okPrefix = []byte(`{"result":"ok","tid":`)
+
+// parseOK reads {"result":"ok","tid":N} written compactly, the frame a
+// client sends for each event, without a general decode.
+func parseOK(b []byte) (Frame, bool) {
+	if !bytes.HasPrefix(b, okPrefix) || len(b) < len(okPrefix)+2 || b[len(b)-1] != '}' {
+		return Frame{}, false
+	}
+	digits := b[len(okPrefix) : len(b)-1]
+	if len(digits) > 19 || digits[0] == '0' {
+		return Frame{}, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return Frame{}, false
+		}
+	}
+	return Frame{Kind: KindReply, Result: "ok", TID: json.RawMessage(digits)}, true
 }

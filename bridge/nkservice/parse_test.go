@@ -43,3 +43,21 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestParseOKFastPath: the compact event answer and its general decoding
+// agree.
+func TestParseOKFastPath(t *testing.T) {
+	for _, in := range []string{`{"result":"ok","tid":7}`, `{"result":"ok","tid":123456789}`, `{"result":"ok", "tid":7}`, `{"result":"ok","tid":07}`, `{"result":"ok","tid":}`} {
+		f, err := nkservice.Parse([]byte(in))
+		switch in {
+		case `{"result":"ok","tid":07}`, `{"result":"ok","tid":}`:
+			if err == nil {
+				t.Errorf("%s accepted", in)
+			}
+		default:
+			if err != nil || f.Kind != nkservice.KindReply || f.Result != "ok" || f.Data != nil {
+				t.Errorf("%s: %+v, %v", in, f, err)
+			}
+		}
+	}
+}
