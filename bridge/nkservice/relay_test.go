@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/redistest"
 )
@@ -190,5 +193,47 @@ func TestSessionLogGELF(t *testing.T) {
 	want := `{"_key1":"val1","_key2":2,"_session_id":"d1","_user":"dave","full_message":"long","host":"my host","level":3,"short_message":"my message","version":"1.1"}`
 	if string(got) != want {
 		t.Fatalf("GELF\n got  %s\n want %s", got, want)
+	}
+}
+
+// TestDirectoryREST: the directory is on the REST gateway too.
+func TestDirectoryREST(t *testing.T) {
+	s := start(t, nil)
+	c := dial(t, s)
+	c.login("erin", s.Token(t, "erin"), "e1")
+	req, err := http.NewRequest(http.MethodPost, s.HTTPURL+"/v1/directory/list_users", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "apikey "+apptest.TestSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Users []struct {
+			User     string `json:"user"`
+			Sessions []struct {
+				ID   string `json:"id"`
+				Face string `json:"face"`
+			} `json:"sessions"`
+		} `json:"users"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, %v", resp.StatusCode, err)
+	}
+	if len(out.Users) != 1 || out.Users[0].User != "erin" || len(out.Users[0].Sessions) != 1 ||
+		out.Users[0].Sessions[0].ID != "e1" || out.Users[0].Sessions[0].Face != "nkservice" {
+		t.Fatalf("list_users = %+v", out)
+	}
+	// Without the api key: refused.
+	resp2, err := http.Post(s.HTTPURL+"/v1/directory/list_users", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != http.StatusUnauthorized && resp2.StatusCode != http.StatusForbidden {
+		t.Fatalf("without key: %d", resp2.StatusCode)
 	}
 }
