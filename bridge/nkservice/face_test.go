@@ -159,8 +159,8 @@ func TestPermissionsConfigured(t *testing.T) {
 	u.raw(`{"class":"core","subclass":"event","cmd":"send","data":{"class":"chat"},"tid":3}`)
 	u.expect(`{"result":"error","tid":3,"data":{"code":100030,"error":"Unauthorized"}}`)
 	// Its own events stay open to it.
-	u.raw(`{"class":"core","subclass":"session","cmd":"send_event","data":{"session_id":"s1","type":"t"},"tid":4}`)
-	u.expect(`{"result":"ok","tid":4}`)
+	u.tid = 3
+	u.ok("session", "send_event", map[string]any{"session_id": "s1", "type": "t"})
 	if got := u.event(); got != `{"class":"core","subclass":"session_event","type":"t","obj_id":"s1"}` {
 		t.Fatalf("own session event: %s", got)
 	}

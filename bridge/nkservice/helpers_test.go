@@ -39,6 +39,9 @@ type client struct {
 	tid  int
 	read chan []byte
 	err  chan error
+	// stash holds event requests that arrived while ok waited for its
+	// reply: an event the client caused may overtake the reply.
+	stash []string
 }
 
 func dial(t *testing.T, s *apptest.Server) *client {
@@ -89,8 +92,19 @@ func (c *client) req(subclass, cmd string, data any) int {
 	return c.tid
 }
 
-// next returns the next frame.
+// next returns the next frame (a stashed event first).
 func (c *client) next() string {
+	c.t.Helper()
+	if len(c.stash) > 0 {
+		f := c.stash[0]
+		c.stash = c.stash[1:]
+		return f
+	}
+	return c.readFrame()
+}
+
+// readFrame returns the next frame from the socket.
+func (c *client) readFrame() string {
 	c.t.Helper()
 	select {
 	case b, ok := <-c.read:
@@ -156,11 +170,23 @@ func (c *client) login(user, pass, session string) {
 	c.expect(fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"session_id":%q}}`, tid, session))
 }
 
-// ok sends a request and expects {"result":"ok","tid":T}.
+// ok sends a request and expects {"result":"ok","tid":T}; events that
+// come first are kept for event.
 func (c *client) ok(subclass, cmd string, data any) {
 	c.t.Helper()
 	tid := c.req(subclass, cmd, data)
-	c.expect(fmt.Sprintf(`{"result":"ok","tid":%d}`, tid))
+	want := fmt.Sprintf(`{"result":"ok","tid":%d}`, tid)
+	for {
+		got := c.readFrame()
+		if strings.HasPrefix(got, `{"class":"core","cmd":"event",`) {
+			c.stash = append(c.stash, got)
+			continue
+		}
+		if got != want {
+			c.t.Fatalf("got  %s\nwant %s", got, want)
+		}
+		return
+	}
 }
 
 // event reads the next frame as an event request, answers it and returns

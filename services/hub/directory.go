@@ -63,6 +63,21 @@ func (h *Hub) unlisted(ctx context.Context, info *pb.Session) {
 	}
 }
 
+// withoutDirectory drops the directory's channel from a channel list and
+// keeps at most limit entries: it is a record, not a channel anyone joined.
+func withoutDirectory(chs []*pb.ChannelSummary, limit int) []*pb.ChannelSummary {
+	out := chs[:0]
+	for _, c := range chs {
+		if c.Channel != DirectoryChannel {
+			out = append(out, c)
+		}
+	}
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
 // DirectoryServer implements pb.DirectoryServiceServer.
 type DirectoryServer struct {
 	pb.UnimplementedDirectoryServiceServer
