@@ -118,7 +118,14 @@ func (s *socket) serve(ctx context.Context) {
 
 // end leaves the upstream group and closes the session.
 func (s *socket) end() {
-	s.out.stop()
+	// Relayed commands still waiting get their answer now, not at the
+	// caller's timeout.
+	stopped := mustJSON(errorData{Code: errSessionStop.Code, Error: errSessionStop.Text})
+	for _, p := range s.out.stop() {
+		if p.onReply != nil {
+			p.onReply(Frame{Kind: KindReply, Result: "error", Data: stopped})
+		}
+	}
 	s.mu.Lock()
 	s.ended = true
 	m := s.cur
@@ -412,11 +419,18 @@ func (o *outstanding) check() {
 	}
 }
 
-func (o *outstanding) stop() {
+// stop ends the deadlines and returns the requests left unanswered.
+func (o *outstanding) stop() []*pending {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.stopped = true
 	if o.timer != nil {
 		o.timer.Stop()
 	}
+	left := make([]*pending, 0, len(o.m))
+	for _, p := range o.m {
+		left = append(left, p)
+	}
+	o.m = nil
+	return left
 }

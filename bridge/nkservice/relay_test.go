@@ -92,6 +92,12 @@ func TestSessionCmdOneNode(t *testing.T) {
 	if ce, ok := st.Details()[0].(*pb.CommandError); !ok || ce.Code != 7 || ce.Message != "no" {
 		t.Fatalf("detail %v", st.Details())
 	}
+	// A target that goes away while a command waits answers "Session stop".
+	tid := caller.req("session", "cmd", map[string]any{"session_id": "target", "class": "app", "cmd": "bye"})
+	caller.expect(fmt.Sprintf(`{"ack":%d}`, tid))
+	target.expect(`{"class":"app","cmd":"bye","tid":6}`)
+	target.ws.Close(websocket.StatusNormalClosure, "")
+	caller.expect(fmt.Sprintf(`{"result":"error","tid":%d,"data":{"code":100061,"error":"Session stop"}}`, tid))
 }
 
 func TestSessionCmdAcrossNodes(t *testing.T) {
@@ -111,7 +117,7 @@ func TestSessionCmdAcrossNodes(t *testing.T) {
 	tid := caller.req("user", "list", nil)
 	caller.expect(fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"admin":["caller"],"bob":["target"]}}`, tid))
 	caller.ok("user", "send_event", map[string]any{"user": "bob", "type": "t"})
-	target.raw(`{"result":"ok","tid":4}`) // answers the timed-out command, late: dropped
+	target.raw(`{"result":"ok","tid":3}`) // the timed-out command, answered late: dropped
 	if got := target.event(); got != `{"class":"core","subclass":"user_event","type":"t","obj_id":"bob"}` {
 		t.Fatalf("across: %s", got)
 	}
