@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 	"github.com/switchboard-hub/switchboard/services/auth"
 	"github.com/switchboard-hub/switchboard/services/engine"
 )
@@ -25,6 +26,9 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	ctx := srv.Context()
 	id := auth.FromContext(ctx)
 	if err := validateFilters(req.Filters); err != nil {
+		return h.toStatus(err)
+	}
+	if _, err := readerFor(ctx, req.OnBehalfOf); err != nil {
 		return h.toStatus(err)
 	}
 	for i, f := range req.Filters {
@@ -53,17 +57,24 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	if sess.implicit {
 		defer h.closeSession(context.WithoutCancel(ctx), sess)
 	}
-	if !id.Trusted || sess.info.User != "" {
-		for _, f := range req.Filters {
-			for _, ch := range exactChannels(f) {
-				if !userAllowed(ch, sess.info.User) {
-					return h.toStatus(fmt.Errorf("channel %q is limited to other users: %w", ch, errPermission))
-				}
+	reader, err := streamReader(ctx, req, sess)
+	if err != nil {
+		return h.toStatus(err)
+	}
+	for _, f := range req.Filters {
+		for _, ch := range exactChannels(f) {
+			if err := mayRead(ch, reader); err != nil {
+				return h.toStatus(err)
 			}
 		}
 	}
+	for _, sp := range req.Since {
+		if err := mayRead(sp.Channel, reader); err != nil {
+			return h.toStatus(err)
+		}
+	}
 
-	st := newStream(sess, req.Filters, id.Trusted && sess.info.User == "", h.opts.QueueSize)
+	st := newStream(sess, req.Filters, reader, h.opts.QueueSize)
 	sess.mu.Lock()
 	if sess.streams == nil {
 		sess.streams = map[*stream]bool{}
@@ -96,7 +107,7 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	// Replay.
 	var replay []*pb.Event
 	covered := map[chanKey]*pb.StreamPosition{}
-	subscribed := &pb.Subscribed{SessionId: sess.info.Id, Node: h.node.Id}
+	subscribed := &pb.Subscribed{SessionId: sess.info.Id, Node: h.node.Id, Audiences: limitedChannels(req.Filters)}
 	for _, sp := range req.Since {
 		tenant := sp.Tenant
 		events, top, err := h.eng.History(ctx, tenant, sp.Channel, engine.HistoryQuery{Since: sp.Position})
@@ -105,7 +116,7 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 		}
 		reached := &pb.StreamPosition{Offset: sp.Position.Offset, Epoch: top.GetEpoch()}
 		for _, ev := range events {
-			if st.matches(ev) {
+			if st.matches(ev, audienceOf(ev.Channel)) {
 				replay = append(replay, ev)
 			}
 			reached.Offset = ev.Offset
@@ -117,7 +128,7 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 		return err
 	}
 	for _, ev := range replay {
-		if err := srv.Send(&pb.SubscribeResponse{Payload: &pb.SubscribeResponse_Event{Event: ev}}); err != nil {
+		if err := srv.Send(eventMessage(ev)); err != nil {
 			return err
 		}
 	}
@@ -215,4 +226,15 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 	h.reg.add(s)
 	sessionsGauge.Inc()
 	return s, nil
+}
+
+// streamReader is on whose behalf a stream reads: the principal an api-key
+// caller names; else the user of a session that has one (a session an
+// api-key caller names with session_id, or a token caller's own stream);
+// else the caller.
+func streamReader(ctx context.Context, req *pb.SubscribeRequest, sess *session) (access.Reader, error) {
+	if req.OnBehalfOf == nil && sess.info.User != "" {
+		return sessionReader(sess.info, req.SessionId != ""), nil
+	}
+	return readerFor(ctx, req.OnBehalfOf)
 }
