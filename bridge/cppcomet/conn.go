@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 )
 
 // Close reasons (sent only where the close is a clean one: the JS client
@@ -256,9 +257,23 @@ func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
 	k.s.ws.Send(frame)
 }
 
+// ReadsAs implements fanout.Reader: the shared stream delivers events of
+// limited pipes only to connections the core's audience admits.
+func (k pipeSink) ReadsAs() access.Reader { return k.s.reader() }
+
 // UpstreamClosed implements fanout.Sink: without its stream the pipe is
 // dead, so the connection is dropped and the client reconnects.
 func (k pipeSink) UpstreamClosed(err error) {
 	k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
 	k.s.ws.CloseNow()
 }
+
+// reader is on whose behalf the connection reads: its user once the
+// credentials were verified, else a guest (the core's channel rules decide
+// what each may read; package access).
+func (s *socket) reader() access.Reader {
+	return access.Reader{User: s.user, Authenticated: s.authorized}
+}
+
+// principal is reader as the on_behalf_of of a read call.
+func (s *socket) principal() *pb.Principal { return s.reader().Principal() }

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 )
 
 // maxFilters bounds the distinct filter texts one socket may hold. DRP had
@@ -211,7 +212,7 @@ func (s *socket) resubscribe() error {
 		if next, err = s.join(key, req); err != nil {
 			return err
 		}
-		if next == old {
+		if next != nil && next == old {
 			// Still in the catch-all group: nothing moves.
 			s.mu.Lock()
 			if len(s.draining) == 0 {
@@ -258,7 +259,8 @@ func (s *socket) endDrain(m *member) {
 	m.retire()
 }
 
-// join subscribes a new member to the group for req. When the hub refuses
+// join subscribes a new member to the group for req; nil when the socket
+// may read none of the Types the set names. When the hub refuses
 // the exact set (more filters or values than it takes in one subscription,
 // a channel in an unknown namespace), the member joins the catch-all group
 // instead and filters events itself; a socket already there stays (join
@@ -267,6 +269,11 @@ func (s *socket) join(key string, req *pb.SubscribeRequest) (*member, error) {
 	ctx := s.conn.Context()
 	m := &member{s: s}
 	cancel, err := s.h.fan.Subscribe(ctx, Face, key, req, encodeEvent, m)
+	if errors.Is(err, fanout.ErrNotReadable) {
+		// Every Type the set names is limited to others: nothing to
+		// deliver, so no group (DRP filters such events out silently).
+		return nil, nil
+	}
 	if err != nil && refusedByHub(err) {
 		s.log.Info("filter set refused by the hub; filtering locally", "err", err)
 		if s.cur != nil && s.cur.local {
@@ -315,8 +322,8 @@ func (s *socket) leave() {
 	}
 }
 
-// deliver queues one event's shared frame on the socket, if this socket
-// may see it.
+// deliver queues one event's shared frame on the socket, if its filters
+// want it. Channels the socket may not read never get here (ReadsAs).
 func (s *socket) deliver(m *member, ev *pb.Event, frame []byte) {
 	if m.retired.Load() {
 		return
@@ -324,9 +331,6 @@ func (s *socket) deliver(m *member, ev *pb.Event, frame []byte) {
 	// DRP events are publications; presence announcements (join/leave)
 	// have no DRP form.
 	if ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED {
-		return
-	}
-	if !s.id.Admin && !userMayReceive(ev.GetChannel(), s.id.User) {
 		return
 	}
 	if s.sess.isExcluded(ev.GetChannel()) {
@@ -389,6 +393,10 @@ type member struct {
 
 // Deliver implements fanout.Sink.
 func (m *member) Deliver(ev *pb.Event, frame []byte) { m.s.deliver(m, ev, frame) }
+
+// ReadsAs implements fanout.Reader: the group leaves out the events of
+// channels the socket's user may not read.
+func (m *member) ReadsAs() access.Reader { return m.s.id.reader() }
 
 // UpstreamClosed implements fanout.Sink.
 func (m *member) UpstreamClosed(err error) { m.s.upstreamClosed(m, err) }
