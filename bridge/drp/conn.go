@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -55,6 +56,9 @@ type socket struct {
 	filters map[string]Filter // the texts that parse (malformed ones never match)
 	wantKey string            // fanout.FilterSetKey of the wanted upstream set; "" for none
 	closing bool              // the face closed the socket; later frames are dropped
+	moves   *rate.Limiter     // Subscribe calls (moveRate)
+	// localLogged: filterLocally has logged once for this socket.
+	localLogged bool
 
 	// current is the socket's parsed filter set, for members that filter
 	// locally (catch-all and draining ones). Written by the read loop.
@@ -77,6 +81,7 @@ func newSocket(h *Handler, conn *wsconn.Conn, id identity) *socket {
 		log:      h.log.With("user", id.User),
 		filters:  make(map[string]Filter),
 		draining: make(map[*member]struct{}),
+		moves:    rate.NewLimiter(moveRate, moveBurst),
 	}
 }
 
@@ -260,13 +265,19 @@ func (s *socket) endDrain(m *member) {
 }
 
 // join subscribes a new member to the group for req; nil when the socket
-// may read none of the Types the set names. When the hub refuses
-// the exact set (more filters or values than it takes in one subscription,
-// a channel in an unknown namespace), the member joins the catch-all group
-// instead and filters events itself; a socket already there stays (join
-// returns its current member).
+// may read none of the Types the set names. A set beyond the hub's limits
+// for one subscription, or one the hub refuses (a channel in an unknown
+// namespace), joins the catch-all group instead and is filtered here.
 func (s *socket) join(key string, req *pb.SubscribeRequest) (*member, error) {
+	if beyondHubLimits(req) {
+		// The hub would refuse it: no need to ask.
+		s.filterLocally("filter set beyond the hub's limits", nil)
+		return s.joinCatchAll()
+	}
 	ctx := s.conn.Context()
+	if err := s.moves.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("drp: subscribe: %w", err)
+	}
 	m := &member{s: s}
 	cancel, err := s.h.fan.Subscribe(ctx, Face, key, req, encodeEvent, m)
 	if errors.Is(err, fanout.ErrNotReadable) {
@@ -275,15 +286,31 @@ func (s *socket) join(key string, req *pb.SubscribeRequest) (*member, error) {
 		return nil, nil
 	}
 	if err != nil && refusedByHub(err) {
-		s.log.Info("filter set refused by the hub; filtering locally", "err", err)
-		if s.cur != nil && s.cur.local {
-			// Already there. (s.cur is written by this goroutine only.)
-			return s.cur, nil
-		}
-		all := catchAll()
-		m = &member{s: s, local: true}
-		cancel, err = s.h.fan.Subscribe(ctx, Face, fanout.FilterSetKey(all.Filters), all, encodeEvent, m)
+		s.filterLocally("filter set refused by the hub", err)
+		return s.joinCatchAll()
 	}
+	if err != nil {
+		return nil, fmt.Errorf("drp: subscribe: %w", err)
+	}
+	m.cancel = cancel
+	return m, nil
+}
+
+// joinCatchAll joins the group of every event of the default tenant, whose
+// events the socket filters itself; a socket already there stays (its
+// current member is returned).
+func (s *socket) joinCatchAll() (*member, error) {
+	if s.cur != nil && s.cur.local {
+		// Already there. (s.cur is written by this goroutine only.)
+		return s.cur, nil
+	}
+	ctx := s.conn.Context()
+	if err := s.moves.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("drp: subscribe: %w", err)
+	}
+	all := catchAll()
+	m := &member{s: s, local: true}
+	cancel, err := s.h.fan.Subscribe(ctx, Face, fanout.FilterSetKey(all.Filters), all, encodeEvent, m)
 	if err != nil {
 		return nil, fmt.Errorf("drp: subscribe: %w", err)
 	}
