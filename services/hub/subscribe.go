@@ -206,11 +206,17 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 	if tenant == engine.AllTenants {
 		tenant = ""
 	}
+	user := id.User
+	if p := req.OnBehalfOf; p.GetAuthenticated() {
+		// The stream is that user's: in its presence, reached by
+		// Unsubscribe and Disconnect of the user.
+		user = p.GetUser()
+	}
 	s := &session{
 		implicit: true,
 		info: &pb.Session{
 			Id:          engine.NewID(),
-			User:        id.User,
+			User:        user,
 			Tenant:      tenant,
 			Face:        strings.TrimSpace(id.Face),
 			Node:        h.node.Id,

@@ -107,6 +107,13 @@ func TestReadRulesOverGRPC(t *testing.T) {
 		}
 	}
 
+	// A stream an api-key caller opens for a user is that user's session.
+	subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"room"}}}, OnBehalfOf: &pb.Principal{User: "42", Authenticated: true}})
+	p, err := srv.Hub.Presence(context.Background(), &pb.PresenceRequest{Channel: "room"})
+	if err != nil || len(p.GetSessions()) != 1 || p.GetSessions()[0].GetUser() != "42" {
+		t.Errorf("presence of room: %v, %v; want one session of user 42", p, err)
+	}
+
 	// Channels read for a principal leaves out what it may not read.
 	chs, err := srv.Hub.Channels(context.Background(), &pb.ChannelsRequest{OnBehalfOf: &pb.Principal{User: "43", Authenticated: true}})
 	if err != nil {

@@ -357,8 +357,9 @@ type SubscribeRequest struct {
 	Shared bool `protobuf:"varint,4,opt,name=shared,proto3" json:"shared,omitempty"`
 	// The end user the stream is read for (api-key callers only): the hub
 	// refuses channels the principal may not read and delivers only events it
-	// may read, as for a user token. Without it a stream of a session that
-	// has a user (`session_id`) reads as that user.
+	// may read, as for a user token; a stream that is its own session is then
+	// that user's session. Without it a stream of a session that has a user
+	// (`session_id`) reads as that user.
 	OnBehalfOf    *Principal `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
