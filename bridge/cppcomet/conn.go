@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
@@ -20,8 +22,11 @@ import (
 // Close reasons (sent only where the close is a clean one: the JS client
 // does not reconnect after a clean close, so every close that should be
 // followed by a reconnect drops TCP instead, as comet-server always does).
+// Shutdown is the one exception: the process's documented close is a
+// close frame on every face, 1001 "going away" here (README "Operations").
 const (
 	reasonDisconnect = "disconnected by the server"
+	reasonShutdown   = "server shutting down"
 	maxReasonLen     = 123 // longest close reason a close frame carries
 )
 
@@ -75,9 +80,10 @@ func (s *socket) rpcContext() (context.Context, context.CancelFunc) {
 // messages, then runs the read loop. life ends when the server shuts down.
 func (s *socket) serve(life context.Context) {
 	log := s.h.log.With("user", s.params.UserID, "dev", s.params.DevID)
-	// On shutdown drop TCP: the JS client reconnects, to this node when it
-	// is back or to another one.
-	stop := context.AfterFunc(life, s.ws.CloseNow)
+	// On shutdown a close frame, 1001 "server shutting down" (README
+	// "Operations"); the JS client reconnects, to this node when it is
+	// back or to another one.
+	stop := context.AfterFunc(life, s.closeShutdown)
 	defer stop()
 
 	ctx, cancel := s.rpcContext()
@@ -92,7 +98,11 @@ func (s *socket) serve(life context.Context) {
 		s.user = strconv.FormatInt(s.userID, 10)
 	}
 
-	unlock := s.h.userLock.lock(s.tenant, s.user)
+	if s.authorized {
+		s.recordSeen()
+	}
+	// The core announces the session, and the user's coming online, to
+	// every face and node (user_status_<id> pipes, §3.6).
 	ctx, cancel = s.rpcContext()
 	resp, closeSession, err := s.h.router.Connect(ctx, &pb.Session{
 		User:   s.user,
@@ -102,7 +112,6 @@ func (s *socket) serve(life context.Context) {
 	}, s, control.DrainQueue()) // comet shows queued `msg` events after login (§3.2, §3.5)
 	cancel()
 	if err != nil {
-		unlock()
 		log.Error("session connect failed", "err", err)
 		s.ws.CloseNow()
 		drain(s.ws)
@@ -116,10 +125,6 @@ func (s *socket) serve(life context.Context) {
 		s.ws.Send(encodeDirected(ev, true, s.legacy, s.h.now()))
 	}
 	s.setReady()
-	if s.authorized {
-		s.userArrived()
-	}
-	unlock()
 	s.readLoop()
 }
 
@@ -204,8 +209,9 @@ func (s *socket) sendDirected(frame []byte) {
 	s.ws.Send(frame)
 }
 
-// teardown ends everything the connection started: subscriptions (with
-// their track_ announcements), the session, and the user's online state.
+// teardown ends everything the connection started: subscriptions and the
+// session. Closing the session is what the core announces as the leaves of
+// its track_ pipes and, for the user's last session, as offline.
 func (s *socket) teardown(closeSession func()) {
 	s.subMu.Lock()
 	s.ended = true
@@ -213,12 +219,10 @@ func (s *socket) teardown(closeSession func()) {
 	// The session's Close removes its presence everywhere: no Leave here.
 	s.dropLocked(pipes, false)
 	s.subMu.Unlock()
-	unlock := s.h.userLock.lock(s.tenant, s.user)
-	defer unlock()
-	closeSession()
 	if s.authorized {
-		s.userLeft()
+		s.recordSeen() // before the session goes: offline comes with a last-seen time
 	}
+	closeSession()
 }
 
 // Disconnect implements control.Handler: the server ends the connection.
@@ -261,10 +265,26 @@ func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
 // limited pipes only to connections the core's audience admits.
 func (k pipeSink) ReadsAs() access.Reader { return k.s.reader() }
 
+// closeShutdown ends the socket when the process stops: a close frame with
+// 1001, the one close of a shutdown.
+func (s *socket) closeShutdown() { s.ws.Close(websocket.StatusGoingAway, reasonShutdown) }
+
 // UpstreamClosed implements fanout.Sink: without its stream the pipe is
-// dead, so the connection is dropped and the client reconnects.
+// dead, so the connection is dropped and the client reconnects. That holds
+// for a stream that ended because events were lost (DATA_LOSS, README
+// "Operations"): the messages before the loss are written first, then TCP
+// is dropped without a close frame, the one close after which
+// CometServerApi.js reconnects; the page resyncs with pipe_log.
 func (k pipeSink) UpstreamClosed(err error) {
-	k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
+	if k.s.h.deps.Lifetime().Err() != nil {
+		k.s.closeShutdown() // the stream ended because the process stops
+		return
+	}
+	if status.Code(err) == codes.DataLoss {
+		k.s.h.log.Warn("events lost upstream; dropping connection", "session", k.s.session, "err", err)
+	} else {
+		k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
+	}
 	k.s.ws.CloseNow()
 }
 

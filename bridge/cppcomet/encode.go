@@ -169,17 +169,15 @@ func eventName(name string) string {
 }
 
 // encodePipeEvent is the frame of a channel event for subscribers of its
-// pipe; nil means comet clients do not see the event. It is the fan-out
-// Encoder of this face, called once per event per client generation.
+// pipe; nil means comet clients do not see the event. The fan-out Encoder
+// (encodeEvent, lifecycle.go) calls it once per event per client generation.
+// Join and leave events in the channel itself (namespaces with join_leave)
+// are not shown: comet's track_ announcements come from the core's
+// lifecycle events (lifecycle.go), and other pipes have none (§3.6).
 func encodePipeEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
 	switch ev.GetKind() {
 	case pb.EventKind_EVENT_KIND_JOIN, pb.EventKind_EVENT_KIND_LEAVE:
-		return encodeTrackEvent(ev, legacy, now)
-	}
-	if isUserStatusEvent(ev) {
-		// {"data":"online","event":"online","pipe":"user_status_12"} (§3.6):
-		// no time, no sender.
-		return marshal(envelope{Data: ev.GetName(), Event: ev.GetName(), Pipe: ev.GetChannel()}, legacy)
+		return nil
 	}
 	return marshal(pipeEnvelope(ev, now), legacy)
 }
@@ -193,37 +191,6 @@ func pipeEnvelope(ev *pb.Event, now time.Time) envelope {
 		Pipe:            ev.GetChannel(),
 		UserID:          ptr(cometUserID(ev.GetPublisher().GetUser())),
 	}
-}
-
-// isUserStatusEvent tells the online/offline announcements of user_status_
-// pipes, which this face publishes without a publisher.
-func isUserStatusEvent(ev *pb.Event) bool {
-	return strings.HasPrefix(ev.GetChannel(), prefixUserStatus) &&
-		(ev.GetName() == eventOnline || ev.GetName() == eventOffline) &&
-		ev.GetPublisher().GetUser() == "" &&
-		(ev.GetData() == `"`+ev.GetName()+`"`)
-}
-
-// encodeTrackEvent is a track_* subscription/unsubscription announcement
-// (§3.6). Only the face's own announcements (named subscription or
-// unsubscription, on track_ pipes) are shown: the hub's generic join/leave
-// events would double them when join_leave is on, and other pipes have no
-// such events in the protocol.
-func encodeTrackEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
-	name := ev.GetName()
-	if !strings.HasPrefix(ev.GetChannel(), prefixTrack) || (name != eventSubscribe && name != eventUnsubscribe) {
-		return nil
-	}
-	var who trackUser
-	if json.Unmarshal([]byte(ev.GetData()), &who) != nil {
-		who = trackUser{UserID: cometUserID(ev.GetPublisher().GetUser())}
-	}
-	return marshal(envelope{
-		Data:            who,
-		Event:           name,
-		MessageSendTime: ptr(seconds(ev, now)),
-		Pipe:            ev.GetChannel(),
-	}, legacy)
 }
 
 // encodeHistory is one pipe_log replay message: the pipe message plus

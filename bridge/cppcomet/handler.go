@@ -59,17 +59,16 @@ type Options struct {
 
 // Handler serves the comet-server websocket.
 type Handler struct {
-	deps     bridge.Deps
-	fan      *fanout.Fanout
-	users    pb.UserServiceClient
-	router   *control.Router
-	auth     authenticator
-	opts     Options
-	log      *slog.Logger
-	accept   wsconn.AcceptOptions
-	server   string // serverInfo `server`
-	now      func() time.Time
-	userLock *userLocks
+	deps   bridge.Deps
+	fan    *fanout.Fanout
+	users  pb.UserServiceClient
+	router *control.Router
+	auth   authenticator
+	opts   Options
+	log    *slog.Logger
+	accept wsconn.AcceptOptions
+	server string // serverInfo `server`
+	now    func() time.Time
 	// encoders of the two client generations (index: legacy), shared by
 	// every fan-out group of that generation.
 	encoders [2]fanout.Encoder
@@ -120,13 +119,12 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 			Logger:         log,
 			Face:           Face,
 		},
-		server:   server,
-		now:      time.Now,
-		userLock: newUserLocks(),
+		server: server,
+		now:    time.Now,
 	}
 	for i, legacy := range []bool{false, true} {
 		h.encoders[i] = func(ev *pb.Event) ([]byte, error) {
-			return encodePipeEvent(ev, legacy, h.now()), nil
+			return encodeEvent(ev, legacy, h.now()), nil
 		}
 	}
 	return h

@@ -84,16 +84,12 @@ func (s *socket) subscription(c Subscription) *ProtocolError {
 		}
 	}
 	if len(added) > 0 {
+		// The core announces the joins (track_ subscriptions, §3.6).
 		ctx, cancel := s.rpcContext()
 		_, err := s.h.deps.Sessions.Join(ctx, &pb.JoinRequest{SessionId: s.session, Channels: added})
 		cancel()
 		if err != nil {
 			s.h.log.Warn("presence join failed", "session", s.session, "err", err)
-		}
-		for _, p := range added {
-			if strings.HasPrefix(p, prefixTrack) {
-				s.announceTrack(p, eventSubscribe, pb.EventKind_EVENT_KIND_JOIN)
-			}
 		}
 	}
 	if c.TooMany {
@@ -102,12 +98,13 @@ func (s *socket) subscription(c Subscription) *ProtocolError {
 	return perr
 }
 
-// subscribeLocked joins the pipe's fan-out group; ok tells whether it did.
-// A pipe the core does not let this connection read (private_* for a
-// guest) is skipped silently, as comet-server does (and, unlike it, the
-// face goes on with the next name, §6.9).
+// subscribeLocked joins the pipe's fan-out group (the pipe, and the
+// lifecycle events it shows: lifecycle.go); ok tells whether it did. A
+// pipe the core does not let this connection read (private_* for a guest)
+// is skipped silently, as comet-server does (and, unlike it, the face goes
+// on with the next name, §6.9).
 func (s *socket) subscribeLocked(pipe string) (ok bool, perr *ProtocolError) {
-	filters := []*pb.Filter{{Tenant: s.tenant, Channels: []string{pipe}}}
+	filters := pipeFilters(s.tenant, pipe)
 	ctx, cancel := s.rpcContext()
 	defer cancel()
 	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.legacy),
@@ -130,17 +127,14 @@ func boolIndex(b bool) int {
 	return 0
 }
 
-// dropLocked ends the pipes' subscriptions: track_ pipes announce the
-// unsubscription first, then the fan-out membership and (when leave is
-// set) the presence go.
+// dropLocked ends the pipes' subscriptions: the fan-out memberships go,
+// then (when leave is set) the presence, which the core announces on
+// track_ pipes.
 func (s *socket) dropLocked(pipes []string, leave bool) {
 	if len(pipes) == 0 {
 		return
 	}
 	for _, p := range pipes {
-		if strings.HasPrefix(p, prefixTrack) {
-			s.announceTrack(p, eventUnsubscribe, pb.EventKind_EVENT_KIND_LEAVE)
-		}
 		if stop := s.subs[p]; stop != nil {
 			stop()
 		}
@@ -171,30 +165,6 @@ func (s *socket) unsubscribeOrder(channel string) {
 	}
 	slices.Sort(pipes)
 	s.dropLocked(pipes, true)
-}
-
-// announceTrack publishes a track_* subscription or unsubscription to the
-// pipe's other subscribers (§3.6); the connection's own sink skips it as
-// its publisher.
-func (s *socket) announceTrack(pipe, name string, kind pb.EventKind) {
-	data := encodeJSON(trackUser{UserID: s.userID, UUID: s.params.UUID})
-	s.publish(&pb.Event{
-		Tenant:    s.tenant,
-		Channel:   pipe,
-		Name:      name,
-		Kind:      kind,
-		Data:      string(data),
-		Publisher: &pb.Publisher{User: s.user, Client: s.session},
-	})
-}
-
-// publish sends a face-made event (announcements), logging failures.
-func (s *socket) publish(ev *pb.Event) {
-	ctx, cancel := s.rpcContext()
-	defer cancel()
-	if _, err := s.h.deps.Hub.Publish(ctx, &pb.PublishRequest{Event: ev}); err != nil {
-		s.h.log.Warn("announcement failed", "pipe", ev.GetChannel(), "event", ev.GetName(), "err", err)
-	}
 }
 
 // webPipeEvent is the canonical event of a web_pipe2 message: pipe →
@@ -267,7 +237,7 @@ func (s *socket) pipeLog(c PipeLog) *ProtocolError {
 	for i := len(events) - 1; i >= 0; i-- {
 		ev := events[i]
 		if ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED {
-			continue // track_ announcements are not messages of the log
+			continue // join/leave announcements are not messages of the log
 		}
 		s.send(encodeHistory(ev, c.Marker, s.legacy, now))
 	}
@@ -342,51 +312,12 @@ func (s *socket) userData(c UserData) *ProtocolError {
 	return nil
 }
 
-// userArrived records an authorized user's connection and, when it is the
-// user's only session in the cluster, announces `online` on
-// user_status_<id> (§3.6).
-func (s *socket) userArrived() {
-	s.recordSeen()
-	if n, ok := s.userSessions(); ok && n == 1 {
-		s.announceStatus(eventOnline)
-	}
-}
-
-// userLeft records when the user was last online and, when no session of
-// the user is left anywhere, announces `offline`.
-func (s *socket) userLeft() {
-	s.recordSeen()
-	if n, ok := s.userSessions(); ok && n == 0 {
-		s.announceStatus(eventOffline)
-	}
-}
-
+// recordSeen records that the user is online now (UserService), so that
+// user_status answers how long ago the user was last seen (§3.6).
 func (s *socket) recordSeen() {
 	ctx, cancel := s.rpcContext()
 	defer cancel()
 	if _, err := s.h.users.RecordSeen(ctx, &pb.RecordSeenRequest{Tenant: s.tenant, User: s.user}); err != nil {
 		s.h.log.Warn("record seen failed", "user", s.user, "err", err)
 	}
-}
-
-// userSessions counts the user's sessions cluster-wide (core knowledge).
-func (s *socket) userSessions() (uint32, bool) {
-	ctx, cancel := s.rpcContext()
-	defer cancel()
-	r, err := s.h.users.UserStatus(ctx, &pb.UserStatusRequest{Tenant: s.tenant, User: s.user})
-	if err != nil {
-		s.h.log.Warn("user status failed", "user", s.user, "err", err)
-		return 0, false
-	}
-	return r.GetNumSessions(), true
-}
-
-// announceStatus publishes online/offline on user_status_<id>.
-func (s *socket) announceStatus(name string) {
-	s.publish(&pb.Event{
-		Tenant:  s.tenant,
-		Channel: prefixUserStatus + s.user,
-		Name:    name,
-		Data:    strconv.Quote(name),
-	})
 }

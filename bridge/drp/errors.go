@@ -21,6 +21,13 @@ const (
 	closeUnavailable    = websocket.StatusTryAgainLater
 	reasonUnavailable   = "event hub unavailable"
 	reasonUpstreamEnded = "event stream ended"
+	// closeEventsLost (private-use range): the socket's upstream stream
+	// ended with DATA_LOSS, events were lost while the node's link to the
+	// engine was down and could not be recovered. Every event before the
+	// loss was sent first; the client reconnects, registers again and
+	// re-reads the objects it watches.
+	closeEventsLost  websocket.StatusCode = 4001
+	reasonEventsLost                      = "events lost; reconnect and resync"
 	// closeTooManyFilters: the socket registered more than maxFilters
 	// distinct filters.
 	closeTooManyFilters  = websocket.StatusPolicyViolation

@@ -43,6 +43,7 @@ type Hub struct {
 	node       *pb.NodeInfo // immutable parts: id, name, version, started_at
 	disp       *dispatcher
 	reg        *registry
+	work       *workers // control-order work, off the delivery path (work.go)
 
 	published, delivered, slow atomic.Uint64
 
@@ -94,6 +95,7 @@ func New(opts Options) *Hub {
 		},
 		disp:    newDispatcher(opts.Engine),
 		reg:     newRegistry(),
+		work:    newWorkers(),
 		closing: make(chan struct{}),
 	}
 	for _, ns := range opts.Namespaces {
@@ -114,10 +116,19 @@ func (h *Hub) Shutdown() { h.closeOnce.Do(func() { close(h.closing) }) }
 func (h *Hub) NodeID() string { return h.node.Id }
 
 // Run receives events and control orders from the engine and reports this
-// node's stats to the cluster until ctx ends.
+// node's stats to the cluster until ctx ends or the engine is closed. It
+// returns only after everything it started has ended, and the work the
+// control orders left (work.go) is done.
 func (h *Hub) Run(ctx context.Context) error {
-	go h.reportNode(ctx)
-	return h.eng.Run(ctx, h)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.reportNode(ctx) })
+	h.work.start(h)
+	err := h.eng.Run(ctx, h)
+	cancel()
+	wg.Wait()
+	h.work.stopAndWait()
+	return err
 }
 
 // nodeReportInterval is how often a node refreshes its entry in Stats.
@@ -230,13 +241,8 @@ func (h *Hub) unsubscribeSession(s *session, channel string) {
 		}
 		st.exclude(chanKey{s.info.Tenant, channel})
 	}
-	var chs []string
-	if channel != "" {
-		chs = []string{channel}
-	}
-	if err := h.leave(context.Background(), s, chs); err != nil {
-		h.log.Warn("leave on unsubscribe failed", "session", s.info.Id, "err", err)
-	}
+	// Leaving presence calls the engine: not here, on its delivery path.
+	h.deferLeave(s, channel)
 }
 
 func (s *session) streamList() []*stream {

@@ -71,9 +71,10 @@ type Engine struct {
 	handler atomic.Pointer[handlerBox]
 	ctlMu   sync.Mutex // one control order at a time reaches the handler
 
-	pres  presence
-	users users
-	nodes nodes
+	pres    presence
+	users   users
+	records records
+	nodes   nodes
 
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close

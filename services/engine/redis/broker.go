@@ -47,6 +47,11 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	if ev.To.GetUser() != "" || ev.To.GetSession() != "" {
 		return nil, errDirected
 	}
+	if !e.link.up.Load() {
+		// This node would not receive its own event: refuse rather than
+		// acknowledge what its subscribers may never see.
+		return nil, fmt.Errorf("redis: publish: %w", errLinkDown)
+	}
 	if ev.Id == "" {
 		ev.Id = engine.NewID()
 	}
@@ -57,7 +62,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	c.Offset, c.Epoch = 0, "" // the script appends them
 	payload, err := proto.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("redis: encode event: %w", err)
+		return nil, failf("redis: encode event: %w", err)
 	}
 	size, ttl := 0, int64(0)
 	if opts.Enabled() {
@@ -70,7 +75,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 			strconv.FormatInt(ms(e.opts.MetaTTL), 10), engine.NewEpoch(), e.n.event(ev.Tenant, ev.Channel),
 		}).ToArray()
 	if err != nil {
-		return nil, fmt.Errorf("redis: publish: %w", err)
+		return nil, failf("redis: publish: %w", err)
 	}
 	if len(res) != 2 {
 		return nil, fmt.Errorf("redis: publish: %w", errReply)
@@ -78,7 +83,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	offset, err1 := res[0].AsInt64()
 	epoch, err2 := res[1].ToString()
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("redis: publish reply: %w", err)
+		return nil, failf("redis: publish reply: %w", err)
 	}
 	ev.Offset, ev.Epoch = uint64(offset), epoch
 	return &pb.StreamPosition{Offset: ev.Offset, Epoch: epoch}, nil
@@ -104,7 +109,7 @@ func (e *Engine) History(ctx context.Context, tenant, channel string, q engine.H
 			strconv.Itoa(max(q.Limit, 0)), reverse,
 		}).ToArray()
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis: history: %w", err)
+		return nil, nil, failf("redis: history: %w", err)
 	}
 	if len(res) < 3 {
 		return nil, nil, fmt.Errorf("redis: history: %w", errReply)
@@ -113,7 +118,7 @@ func (e *Engine) History(ctx context.Context, tenant, channel string, q engine.H
 	top, err2 := res[1].AsInt64()
 	ok, err3 := res[2].AsInt64()
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, nil, fmt.Errorf("redis: history reply: %w", err)
+		return nil, nil, failf("redis: history reply: %w", err)
 	}
 	pos := &pb.StreamPosition{Offset: uint64(top), Epoch: epoch}
 	if ok == 0 {
@@ -123,7 +128,7 @@ func (e *Engine) History(ctx context.Context, tenant, channel string, q engine.H
 	for _, m := range res[3:] {
 		s, err := m.ToString()
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis: history entry: %w", err)
+			return nil, nil, failf("redis: history entry: %w", err)
 		}
 		ev, err := parseEntry(s)
 		if err != nil {
@@ -165,7 +170,7 @@ func (e *Engine) Subscribe(ctx context.Context, tenant, channel string) error {
 	if err != nil {
 		return err
 	}
-	return e.link.subscribe(ctx, name, pattern)
+	return e.link.subscribe(ctx, name, pattern, tenant, channel)
 }
 
 // Unsubscribe drops one Subscribe. Once the last one returns, no event of
@@ -202,13 +207,17 @@ func (e *Engine) PublishControl(ctx context.Context, c *engine.Control) error {
 	if c == nil {
 		return errNilControl
 	}
+	if !e.link.up.Load() {
+		// Orders reach this node's own sessions through its link too.
+		return fmt.Errorf("redis: publish control: %w", errLinkDown)
+	}
 	b, err := encodeControl(c)
 	if err != nil {
 		return err
 	}
 	cmd := e.client.B().Publish().Channel(e.n.control).Message(rueidis.BinaryString(b)).Build()
 	if err := e.client.Do(ctx, cmd).Error(); err != nil {
-		return fmt.Errorf("redis: publish control: %w", err)
+		return failf("redis: publish control: %w", err)
 	}
 	return nil
 }

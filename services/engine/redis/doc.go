@@ -1,7 +1,7 @@
 // Package redis is the engine for several Switchboard nodes sharing one
 // Redis server (the role Redis plays for Centrifugo). Every node runs one
 // Engine against the same server and key prefix; history, presence, user
-// sessions and queues, and the node list live in Redis, and events travel
+// sessions, queues and records, and the node list live in Redis, and events travel
 // between nodes over Redis pub/sub.
 //
 // # Names
@@ -21,6 +21,7 @@
 //	<p>:pres:chans                    sorted set of channels with presence
 //	<p>:user:s:<len>:<tenant><user>   sorted set session id → expiry (ms)
 //	<p>:user:q:<len>:<tenant><user>   list of queued events
+//	<p>:user:r:<len>:<tenant><user>   hash {hash, data, seen}: the user's records
 //	<p>:nodes, <p>:nodes:x            hash node id → info; sorted set id → expiry
 //
 // Events, sessions and node info are stored protobuf-encoded.
@@ -64,10 +65,13 @@
 //
 // Messages are handed to the Run handler on the connection's reader
 // goroutine, one at a time, in the order Redis sent them. When the
-// connection breaks, Healthy reports it, Subscribe of a new name fails, and
-// a background loop reconnects with backoff and subscribes every wanted
-// name again; events published meanwhile are not delivered (at most once —
-// clients resume from history).
+// connection breaks, Healthy reports it, Publish, PublishControl and
+// Subscribe of a new name fail with engine.ErrUnavailable, and a background
+// loop reconnects with backoff and subscribes every wanted name again. Then it recovers
+// what each channel subscribed by name missed from history, from the last
+// offset the node delivered (same epoch), delivers it before the events
+// that arrived meanwhile, and reports what it cannot recover as an
+// engine.Gap (see recover.go) before the node is healthy again.
 //
 // # Presence and users
 //

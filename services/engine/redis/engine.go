@@ -129,6 +129,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		client.Close()
 		return nil, fmt.Errorf("redis: open pub/sub link: %w", err)
 	}
+	e.link.up.Store(true)
 	e.wg.Add(2)
 	go e.link.run()
 	go e.refreshLoop()
@@ -162,8 +163,9 @@ func (e *Engine) Run(ctx context.Context, h engine.Handler) error {
 	}
 }
 
-// errLinkDown: the pub/sub connection is being re-established.
-var errLinkDown = errors.New("redis: pub/sub link down")
+// errLinkDown: the pub/sub connection is being re-established (or what it
+// missed is being recovered).
+var errLinkDown = fmt.Errorf("redis: pub/sub link down: %w", engine.ErrUnavailable)
 
 // Healthy fails while the pub/sub link is down or Redis does not answer.
 func (e *Engine) Healthy(ctx context.Context) error {
@@ -174,7 +176,7 @@ func (e *Engine) Healthy(ctx context.Context) error {
 		return errLinkDown
 	}
 	if err := e.client.Do(ctx, e.client.B().Ping().Build()).Error(); err != nil {
-		return fmt.Errorf("redis: ping: %w", err)
+		return failf("redis: ping: %w", err)
 	}
 	return nil
 }
@@ -191,10 +193,3 @@ func (e *Engine) Close() error {
 	})
 	return nil
 }
-
-// Client is the engine's Redis client, for stores that keep their records
-// beside the engine's (user records); Close closes it.
-func (e *Engine) Client() rueidis.Client { return e.client }
-
-// Prefix is the key prefix the engine was configured with.
-func (e *Engine) Prefix() string { return e.opts.Prefix }

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/redis/rueidis"
@@ -22,39 +21,43 @@ func (e *Engine) userAdd(s *pb.Session) rueidis.LuaExec {
 }
 
 // AddSession records a connected session; this node refreshes it until
-// RemoveSession, and it expires if the node dies.
-func (e *Engine) AddSession(ctx context.Context, s *pb.Session) error {
+// RemoveSession, and it expires if the node dies. It is first when the
+// user had no other live session on any node.
+func (e *Engine) AddSession(ctx context.Context, s *pb.Session) (bool, error) {
 	if err := e.check(); err != nil {
-		return err
+		return false, err
 	}
 	if s.GetId() == "" {
-		return errNoUserSession
+		return false, errNoUserSession
 	}
 	x := e.userAdd(s)
 	e.own.hold()
 	defer e.own.unhold()
-	if err := userAddScript.Exec(ctx, e.client, x.Keys, x.Args).Error(); err != nil {
-		return fmt.Errorf("redis: add session: %w", err)
+	first, err := userAddScript.Exec(ctx, e.client, x.Keys, x.Args).AsInt64()
+	if err != nil {
+		return false, failf("redis: add session: %w", err)
 	}
 	e.own.setSession(sessKey{s.Tenant, s.User, s.Id}, x)
-	return nil
+	return first == 1, nil
 }
 
-// RemoveSession forgets a session.
-func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) error {
+// RemoveSession forgets a session. It is last when no live session of
+// the user is left on any node.
+func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) (bool, error) {
 	if err := e.check(); err != nil {
-		return err
+		return false, err
 	}
 	if s == nil {
-		return nil
+		return false, nil
 	}
 	e.own.hold()
 	defer e.own.unhold()
 	e.own.deleteSession(sessKey{s.Tenant, s.User, s.Id})
-	if err := e.client.Do(ctx, e.client.B().Zrem().Key(e.n.userSessions(s.Tenant, s.User)).Member(s.Id).Build()).Error(); err != nil {
-		return fmt.Errorf("redis: remove session: %w", err)
+	last, err := userRemoveScript.Exec(ctx, e.client, []string{e.n.userSessions(s.Tenant, s.User)}, []string{s.Id}).AsInt64()
+	if err != nil {
+		return false, failf("redis: remove session: %w", err)
 	}
-	return nil
+	return last == 1, nil
 }
 
 // UserSessions counts the user's live sessions on every node.
@@ -64,7 +67,7 @@ func (e *Engine) UserSessions(ctx context.Context, tenant, user string) (int, er
 	}
 	n, err := userCountScript.Exec(ctx, e.client, []string{e.n.userSessions(tenant, user)}, nil).AsInt64()
 	if err != nil {
-		return 0, fmt.Errorf("redis: user sessions: %w", err)
+		return 0, failf("redis: user sessions: %w", err)
 	}
 	return int(n), nil
 }
@@ -84,12 +87,12 @@ func (e *Engine) Enqueue(ctx context.Context, tenant, user string, ev *pb.Event,
 	}
 	b, err := proto.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("redis: encode event: %w", err)
+		return failf("redis: encode event: %w", err)
 	}
 	err = enqueueScript.Exec(ctx, e.client, []string{e.n.userQueue(tenant, user)},
 		[]string{string(b), strconv.Itoa(max), strconv.FormatInt(ms(e.opts.QueueTTL), 10)}).Error()
 	if err != nil {
-		return fmt.Errorf("redis: enqueue: %w", err)
+		return failf("redis: enqueue: %w", err)
 	}
 	return nil
 }
@@ -102,13 +105,13 @@ func (e *Engine) Drain(ctx context.Context, tenant, user string) ([]*pb.Event, e
 	}
 	vals, err := drainScript.Exec(ctx, e.client, []string{e.n.userQueue(tenant, user)}, nil).AsStrSlice()
 	if err != nil {
-		return nil, fmt.Errorf("redis: drain: %w", err)
+		return nil, failf("redis: drain: %w", err)
 	}
 	var out []*pb.Event
 	for _, v := range vals {
 		ev := &pb.Event{}
 		if err := proto.Unmarshal([]byte(v), ev); err != nil {
-			return nil, fmt.Errorf("redis: queued event: %w", err)
+			return nil, failf("redis: queued event: %w", err)
 		}
 		out = append(out, ev)
 	}
