@@ -4,6 +4,11 @@
 // in-memory gRPC connection; as an edge process (`serve --upstream`) the same
 // code dials a remote core.
 //
+// A face never decides who may read a channel: it reads on behalf of its
+// sockets (on_behalf_of in the read requests), and on shared streams the
+// core's audience of each event is compared with each socket's principal in
+// fanout (fanout.Reader, internal/access). The rules are the core's alone.
+//
 //	fanout/   one upstream Subscribe stream per filter set, encode-once, local fan-out
 //	wsconn/   websocket accept + bounded per-socket writer (slow consumers are cut off)
 //	control/  one SessionService.Control stream per edge, routed to local sessions

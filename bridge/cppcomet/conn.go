@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 )
 
 // Close reasons (sent only where the close is a clean one: the JS client
@@ -260,6 +261,10 @@ func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
 	k.s.ws.Send(frame)
 }
 
+// ReadsAs implements fanout.Reader: the shared stream delivers events of
+// limited pipes only to connections the core's audience admits.
+func (k pipeSink) ReadsAs() access.Reader { return k.s.reader() }
+
 // closeShutdown ends the socket when the process stops: a close frame with
 // 1001, the one close of a shutdown.
 func (s *socket) closeShutdown() { s.ws.Close(websocket.StatusGoingAway, reasonShutdown) }
@@ -282,3 +287,13 @@ func (k pipeSink) UpstreamClosed(err error) {
 	}
 	k.s.ws.CloseNow()
 }
+
+// reader is on whose behalf the connection reads: its user once the
+// credentials were verified, else a guest (the core's channel rules decide
+// what each may read; package access).
+func (s *socket) reader() access.Reader {
+	return access.Reader{User: s.user, Authenticated: s.authorized}
+}
+
+// principal is reader as the on_behalf_of of a read call.
+func (s *socket) principal() *pb.Principal { return s.reader().Principal() }

@@ -20,7 +20,6 @@ const (
 	pipeAnswerCount    = "_answer_pipe_count"
 	pipeAnswerStatus   = "_answer_user_status"
 	prefixTrack        = "track_"
-	prefixPrivate      = "private_"
 	prefixUserStatus   = "user_status_" // + user id
 	eventServerInfo    = "serverInfo"
 	eventError         = "error"

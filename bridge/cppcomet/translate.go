@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -55,15 +56,7 @@ func groupKey(filters []*pb.Filter, gen Generation) string {
 // subscription replaces the pipe set (§3.3). Pipes kept stay subscribed
 // without a gap; only real changes are joined, left and announced.
 func (s *socket) subscription(c Subscription) *ProtocolError {
-	want := make([]string, 0, len(c.Pipes))
-	for _, p := range c.Pipes {
-		// private_* pipes need an authorized user; comet-server skips them
-		// silently (and, unlike it, this face goes on with the next name).
-		if strings.HasPrefix(p, prefixPrivate) && !s.authorized {
-			continue
-		}
-		want = append(want, p)
-	}
+	want := c.Pipes
 	s.subMu.Lock()
 	defer s.subMu.Unlock()
 	if s.ended {
@@ -84,11 +77,13 @@ func (s *socket) subscription(c Subscription) *ProtocolError {
 		if _, ok := s.subs[p]; ok {
 			continue
 		}
-		if err := s.subscribeLocked(p); err != nil {
+		ok, err := s.subscribeLocked(p)
+		if err != nil {
 			perr = err
-			continue
 		}
-		added = append(added, p)
+		if ok {
+			added = append(added, p)
+		}
 	}
 	if len(added) > 0 {
 		// The core announces the joins (track_ subscriptions, §3.6).
@@ -106,19 +101,25 @@ func (s *socket) subscription(c Subscription) *ProtocolError {
 }
 
 // subscribeLocked joins the pipe's fan-out group (the pipe, and the
-// lifecycle events it shows: lifecycle.go).
-func (s *socket) subscribeLocked(pipe string) *ProtocolError {
+// lifecycle events it shows: lifecycle.go); ok tells whether it did. A
+// pipe the core does not let this connection read (private_* for a guest)
+// is skipped silently, as comet-server does (and, unlike it, the face goes
+// on with the next name, §6.9).
+func (s *socket) subscribeLocked(pipe string) (ok bool, perr *ProtocolError) {
 	filters := pipeFilters(s.tenant, pipe)
 	ctx, cancel := s.rpcContext()
 	defer cancel()
 	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.gen),
 		&pb.SubscribeRequest{Filters: filters}, s.h.encoders[s.gen], pipeSink{s})
+	if errors.Is(err, fanout.ErrNotReadable) {
+		return false, nil
+	}
 	if err != nil {
 		s.h.log.Warn("subscribe failed", "pipe", pipe, "err", err)
-		return statusError(err, shapeMessages)
+		return false, statusError(err, shapeMessages)
 	}
 	s.subs[pipe] = stop
-	return nil
+	return true, nil
 }
 
 // dropLocked ends the pipes' subscriptions: the fan-out memberships go,
@@ -215,7 +216,7 @@ func (s *socket) webPipe(c WebPipe) *ProtocolError {
 func (s *socket) otherSubscribers(pipe string) int64 {
 	ctx, cancel := s.rpcContext()
 	defer cancel()
-	r, err := s.h.deps.Hub.PresenceStats(ctx, &pb.PresenceStatsRequest{Tenant: s.tenant, Channel: pipe})
+	r, err := s.h.deps.Hub.PresenceStats(ctx, &pb.PresenceStatsRequest{Tenant: s.tenant, Channel: pipe, OnBehalfOf: s.principal()})
 	if err != nil {
 		return -1
 	}
@@ -235,7 +236,7 @@ func (s *socket) pipeLog(c PipeLog) *ProtocolError {
 	ctx, cancel := s.rpcContext()
 	defer cancel()
 	r, err := s.h.deps.Hub.History(ctx, &pb.HistoryRequest{
-		Tenant: s.tenant, Channel: c.Pipe, Limit: pipeLogLimit, Reverse: true,
+		Tenant: s.tenant, Channel: c.Pipe, Limit: pipeLogLimit, Reverse: true, OnBehalfOf: s.principal(),
 	})
 	if status.Code(err) == codes.FailedPrecondition {
 		return nil
@@ -259,7 +260,7 @@ func (s *socket) pipeLog(c PipeLog) *ProtocolError {
 func (s *socket) pipeCount(c PipeCount) *ProtocolError {
 	ctx, cancel := s.rpcContext()
 	defer cancel()
-	r, err := s.h.deps.Hub.PresenceStats(ctx, &pb.PresenceStatsRequest{Tenant: s.tenant, Channel: c.Pipe})
+	r, err := s.h.deps.Hub.PresenceStats(ctx, &pb.PresenceStatsRequest{Tenant: s.tenant, Channel: c.Pipe, OnBehalfOf: s.principal()})
 	if err != nil {
 		return statusError(err, shapeMessages)
 	}
@@ -271,7 +272,7 @@ func (s *socket) pipeCount(c PipeCount) *ProtocolError {
 func (s *socket) trackPipeUsers(c TrackPipeUsers) *ProtocolError {
 	ctx, cancel := s.rpcContext()
 	defer cancel()
-	r, err := s.h.deps.Hub.Presence(ctx, &pb.PresenceRequest{Tenant: s.tenant, Channel: c.Pipe})
+	r, err := s.h.deps.Hub.Presence(ctx, &pb.PresenceRequest{Tenant: s.tenant, Channel: c.Pipe, OnBehalfOf: s.principal()})
 	if err != nil {
 		return statusError(err, shapeUsers)
 	}

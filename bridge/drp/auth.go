@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/switchboard-hub/switchboard/internal/access"
 	"github.com/switchboard-hub/switchboard/internal/token"
 )
 
@@ -28,9 +29,20 @@ type identity struct {
 	// Admin: authenticated as one of Options.Admins, by password or by a
 	// token whose subject is the admin's name. Admins may publish
 	// (POST /api/v3/events), get tokens for themselves and see every
-	// channel; other token users only read, and only channels open to them
-	// (see userMayReceive).
+	// channel; other token users only read, and only the channels the
+	// core's rules open to them (see reader).
 	Admin bool
+}
+
+// reader is on whose behalf the socket reads: admins as the server, token
+// users as themselves (their token was verified). DRP checks claims per
+// event (drp.md §3.3); here the core's audience of each event decides,
+// compared in the shared fan-out (package access).
+func (id identity) reader() access.Reader {
+	if id.Admin {
+		return access.ServerReader
+	}
+	return access.Reader{User: id.User, Authenticated: true}
 }
 
 // challenge is DRP's WWW-Authenticate value.
@@ -178,26 +190,4 @@ func (a *authenticator) isAdmin(user string) bool {
 
 func (a *authenticator) verifyToken(tok string) (string, error) {
 	return token.VerifyUser(tok, a.tokenSecret)
-}
-
-// userMayReceive applies the core's user-limited channel rule to a socket
-// of a token user: a channel whose name ends in "#" and a comma list of user
-// ids ("news#42", "dialog#42,43") is only for those users. The face shares
-// one trusted upstream stream among every socket with the same filters, so
-// it must apply the rule itself, per socket (DRP checks claims per event,
-// drp.md §3.3). Admins see every channel.
-func userMayReceive(channel, user string) bool {
-	i := strings.LastIndexByte(channel, '#')
-	if i < 0 {
-		return true
-	}
-	if user == "" {
-		return false
-	}
-	for u := range strings.SplitSeq(channel[i+1:], ",") {
-		if u == user {
-			return true
-		}
-	}
-	return false
 }

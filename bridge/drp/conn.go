@@ -10,12 +10,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 )
 
 // maxFilters bounds the distinct filter texts one socket may hold. DRP had
@@ -54,6 +56,9 @@ type socket struct {
 	filters map[string]Filter // the texts that parse (malformed ones never match)
 	wantKey string            // fanout.FilterSetKey of the wanted upstream set; "" for none
 	closing bool              // the face closed the socket; later frames are dropped
+	moves   *rate.Limiter     // Subscribe calls (moveRate)
+	// localLogged: filterLocally has logged once for this socket.
+	localLogged bool
 
 	// current is the socket's parsed filter set, for members that filter
 	// locally (catch-all and draining ones). Written by the read loop.
@@ -76,6 +81,7 @@ func newSocket(h *Handler, conn *wsconn.Conn, id identity) *socket {
 		log:      h.log.With("user", id.User),
 		filters:  make(map[string]Filter),
 		draining: make(map[*member]struct{}),
+		moves:    rate.NewLimiter(moveRate, moveBurst),
 	}
 }
 
@@ -222,7 +228,7 @@ func (s *socket) resubscribe() error {
 		if next, err = s.join(key, req); err != nil {
 			return err
 		}
-		if next == old {
+		if next != nil && next == old {
 			// Still in the catch-all group: nothing moves.
 			s.mu.Lock()
 			if len(s.draining) == 0 {
@@ -269,25 +275,53 @@ func (s *socket) endDrain(m *member) {
 	m.retire()
 }
 
-// join subscribes a new member to the group for req. When the hub refuses
-// the exact set (more filters or values than it takes in one subscription,
-// a channel in an unknown namespace), the member joins the catch-all group
-// instead and filters events itself; a socket already there stays (join
-// returns its current member).
+// join subscribes a new member to the group for req; nil when the socket
+// may read none of the Types the set names. A set beyond the hub's limits
+// for one subscription, or one the hub refuses (a channel in an unknown
+// namespace), joins the catch-all group instead and is filtered here.
 func (s *socket) join(key string, req *pb.SubscribeRequest) (*member, error) {
+	if beyondHubLimits(req) {
+		// The hub would refuse it: no need to ask.
+		s.filterLocally("filter set beyond the hub's limits", nil)
+		return s.joinCatchAll()
+	}
 	ctx := s.conn.Context()
+	if err := s.moves.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("drp: subscribe: %w", err)
+	}
 	m := &member{s: s}
 	cancel, err := s.h.fan.Subscribe(ctx, Face, key, req, encodeEvent, m)
-	if err != nil && refusedByHub(err) {
-		s.log.Info("filter set refused by the hub; filtering locally", "err", err)
-		if s.cur != nil && s.cur.local {
-			// Already there. (s.cur is written by this goroutine only.)
-			return s.cur, nil
-		}
-		all := catchAll()
-		m = &member{s: s, local: true}
-		cancel, err = s.h.fan.Subscribe(ctx, Face, fanout.FilterSetKey(all.Filters), all, encodeEvent, m)
+	if errors.Is(err, fanout.ErrNotReadable) {
+		// Every Type the set names is limited to others: nothing to
+		// deliver, so no group (DRP filters such events out silently).
+		return nil, nil
 	}
+	if err != nil && refusedByHub(err) {
+		s.filterLocally("filter set refused by the hub", err)
+		return s.joinCatchAll()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("drp: subscribe: %w", err)
+	}
+	m.cancel = cancel
+	return m, nil
+}
+
+// joinCatchAll joins the group of every event of the default tenant, whose
+// events the socket filters itself; a socket already there stays (its
+// current member is returned).
+func (s *socket) joinCatchAll() (*member, error) {
+	if s.cur != nil && s.cur.local {
+		// Already there. (s.cur is written by this goroutine only.)
+		return s.cur, nil
+	}
+	ctx := s.conn.Context()
+	if err := s.moves.Wait(ctx); err != nil {
+		return nil, fmt.Errorf("drp: subscribe: %w", err)
+	}
+	all := catchAll()
+	m := &member{s: s, local: true}
+	cancel, err := s.h.fan.Subscribe(ctx, Face, fanout.FilterSetKey(all.Filters), all, encodeEvent, m)
 	if err != nil {
 		return nil, fmt.Errorf("drp: subscribe: %w", err)
 	}
@@ -326,8 +360,8 @@ func (s *socket) leave() {
 	}
 }
 
-// deliver queues one event's shared frame on the socket, if this socket
-// may see it.
+// deliver queues one event's shared frame on the socket, if its filters
+// want it. Channels the socket may not read never get here (ReadsAs).
 func (s *socket) deliver(m *member, ev *pb.Event, frame []byte) {
 	if m.retired.Load() {
 		return
@@ -335,9 +369,6 @@ func (s *socket) deliver(m *member, ev *pb.Event, frame []byte) {
 	// DRP events are publications; presence announcements (join/leave)
 	// have no DRP form.
 	if ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED {
-		return
-	}
-	if !s.id.Admin && !userMayReceive(ev.GetChannel(), s.id.User) {
 		return
 	}
 	if s.sess.isExcluded(ev.GetChannel()) {
@@ -404,6 +435,10 @@ type member struct {
 
 // Deliver implements fanout.Sink.
 func (m *member) Deliver(ev *pb.Event, frame []byte) { m.s.deliver(m, ev, frame) }
+
+// ReadsAs implements fanout.Reader: the group leaves out the events of
+// channels the socket's user may not read.
+func (m *member) ReadsAs() access.Reader { return m.s.id.reader() }
 
 // UpstreamClosed implements fanout.Sink.
 func (m *member) UpstreamClosed(err error) { m.s.upstreamClosed(m, err) }

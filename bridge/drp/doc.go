@@ -49,8 +49,10 @@
 // of melody's 512; a socket holds at most 1024 filters; a literal "*" list
 // alternative ("a,*", "\3") never matches, because the core's Filter cannot
 // express the value "*"; presence (join/leave) events are not delivered;
-// token users cannot publish (the core lets them only read) and do not see
-// user-limited "#" channels of other users; the ack and events carry UTC
+// token users cannot publish (the core lets them only read) and see only
+// the channels the core's rules open to them (each event's audience, compared
+// in bridge/fanout; the face holds no rule of its own); a socket's
+// Subscribe calls are bounded (limits.go); the ack and events carry UTC
 // times; for drainTime after a filter change, events of the old and the new
 // upstream group may interleave out of publish order. Closes say why, with the constants in errors.go.
 //

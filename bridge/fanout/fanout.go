@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 )
 
 // Encoder turns an event into one face's wire frame. A group calls it once
@@ -29,6 +30,25 @@ type Sink interface {
 	UpstreamClosed(err error)
 }
 
+// Reader is implemented by sinks that stand for one end user, typically a
+// socket. The hub sends every event of a limited channel with its audience
+// (who may read it, derived by the core from the channel's name); a group
+// delivers such an event only to the sinks whose reader it admits
+// (access.Admits). A sink that does not implement Reader reads as a guest:
+// it gets the events of open channels only.
+type Reader interface {
+	// ReadsAs returns on whose behalf the sink reads; it must not change
+	// while the sink is subscribed.
+	ReadsAs() access.Reader
+}
+
+func readerOf(s Sink) access.Reader {
+	if r, ok := s.(Reader); ok {
+		return r.ReadsAs()
+	}
+	return access.Reader{}
+}
+
 // Errors reported by Fanout. The upstream's own errors (gRPC status errors)
 // are wrapped, so status.Code and errors.Is see through them.
 var (
@@ -36,6 +56,9 @@ var (
 	ErrUpstreamEnded = errors.New("fanout: upstream stream ended")
 	// ErrProtocol: the hub's stream did not start with `subscribed`.
 	ErrProtocol = errors.New("fanout: upstream stream did not confirm the subscription")
+	// ErrNotReadable: every channel the request names exactly is limited,
+	// and the sink's reader may read none of them (see Reader).
+	ErrNotReadable = errors.New("fanout: the reader may read none of the channels")
 )
 
 // Options configure a Fanout.
@@ -75,12 +98,16 @@ func New(hub pb.HubServiceClient, opts Options) *Fanout {
 // request depends on). Subscribe returns once the upstream has confirmed the
 // subscription: no event published afterwards is missed.
 //
+// A sink whose reader (see Reader) may read none of the channels the request
+// names exactly is refused with ErrNotReadable, without a call to the hub
+// when the group is open already.
+//
 // The stream outlives ctx: ctx bounds only the wait (its values, such as
 // outgoing gRPC metadata, are kept for the stream). cancel removes the sink;
 // the last one to leave ends the upstream stream. cancel is idempotent.
 func (f *Fanout) Subscribe(ctx context.Context, face, key string, req *pb.SubscribeRequest, enc Encoder, sink Sink) (cancel func(), err error) {
 	k := groupKey{face, key}
-	m := &member{sink: sink}
+	m := &member{sink: sink, reader: readerOf(sink)}
 
 	f.mu.Lock()
 	g := f.groups[k]
@@ -101,6 +128,10 @@ func (f *Fanout) Subscribe(ctx context.Context, face, key string, req *pb.Subscr
 	if g.openErr != nil {
 		cancel()
 		return nil, fmt.Errorf("fanout: subscribe %s: %w", face, g.openErr)
+	}
+	if !g.readable(m.reader) {
+		cancel()
+		return nil, ErrNotReadable
 	}
 	return cancel, nil
 }

@@ -5,18 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 )
 
 // member is one sink in one group. removed is read by the delivery loop
 // without a lock.
 type member struct {
 	sink    Sink
+	reader  access.Reader // on whose behalf the sink reads (Reader)
 	removed atomic.Bool
 }
 
@@ -24,6 +27,7 @@ type member struct {
 type group struct {
 	f       *Fanout
 	key     groupKey
+	req     *pb.SubscribeRequest
 	enc     Encoder
 	metrics *faceMetrics
 	ctx     context.Context // the stream's context; cancelled when the group ends
@@ -33,6 +37,9 @@ type group struct {
 	// to open (openErr set); openErr is written before ready is closed.
 	ready   chan struct{}
 	openErr error
+	// audiences of the limited channels the request names exactly, as the
+	// hub confirmed them; written before ready is closed.
+	audiences map[string]*pb.Audience
 
 	// Membership, guarded by f.mu. all is copy-on-write for readers:
 	// appending past the length of a published snapshot never touches what
@@ -50,7 +57,7 @@ type group struct {
 	// goroutine appends; a delivery goroutine, started when pending goes
 	// from empty to non-empty, takes them in batches (see deliverLoop).
 	pmu        sync.Mutex
-	pending    []*pb.Event
+	pending    []*pb.SubscribeResponse // events, with their audience
 	delivering bool
 	drained    chan struct{} // closed when the running delivery goroutine exits
 	room       chan struct{} // a batch was taken: pending has room again
@@ -63,6 +70,7 @@ func (f *Fanout) newGroup(ctx context.Context, k groupKey, req *pb.SubscribeRequ
 	g := &group{
 		f:       f,
 		key:     k,
+		req:     req,
 		enc:     enc,
 		metrics: metricsFor(k.face),
 		ctx:     sctx,
@@ -125,7 +133,7 @@ func (g *group) run(req *pb.SubscribeRequest) {
 		}
 		switch p := msg.GetPayload().(type) {
 		case *pb.SubscribeResponse_Event:
-			g.enqueue(p.Event)
+			g.enqueue(msg)
 		case *pb.SubscribeResponse_Unsubscribed:
 			// The hub took a channel away from this stream (Unsubscribe of
 			// the stream's owner). Shared streams are owned by no one user,
@@ -154,8 +162,14 @@ func (g *group) open(req *pb.SubscribeRequest) (subscribeStream, error) {
 			}
 			return nil, err
 		}
-		switch msg.GetPayload().(type) {
+		switch p := msg.GetPayload().(type) {
 		case *pb.SubscribeResponse_Subscribed:
+			for _, ca := range p.Subscribed.GetAudiences() {
+				if g.audiences == nil {
+					g.audiences = make(map[string]*pb.Audience)
+				}
+				g.audiences[ca.GetChannel()] = ca.GetAudience()
+			}
 			return stream, nil
 		case *pb.SubscribeResponse_Heartbeat:
 			continue
@@ -199,8 +213,9 @@ const (
 	maxPending = 4096
 )
 
-// enqueue hands ev to the delivery goroutine, starting one if none runs.
-func (g *group) enqueue(ev *pb.Event) {
+// enqueue hands an event message to the delivery goroutine, starting one
+// if none runs.
+func (g *group) enqueue(ev *pb.SubscribeResponse) {
 	g.pmu.Lock()
 	for len(g.pending) >= maxPending {
 		g.pmu.Unlock()
@@ -220,7 +235,7 @@ func (g *group) enqueue(ev *pb.Event) {
 func (g *group) deliverLoop(drained chan struct{}) {
 	defer close(drained)
 	var frames [][]byte
-	var events []*pb.Event
+	var events []*pb.SubscribeResponse
 	for {
 		g.pmu.Lock()
 		if len(g.pending) == 0 {
@@ -260,25 +275,27 @@ func (g *group) waitDelivered() {
 
 // encode encodes each event once, for every sink; an event that cannot be
 // encoded is logged and left out.
-func (g *group) encode(frames [][]byte, events []*pb.Event) ([][]byte, []*pb.Event) {
+func (g *group) encode(frames [][]byte, events []*pb.SubscribeResponse) ([][]byte, []*pb.SubscribeResponse) {
 	kept := events[:0]
-	for _, ev := range events {
+	for _, msg := range events {
+		ev := msg.GetEvent()
 		frame, err := g.enc(ev)
 		if err != nil {
 			g.f.log.Warn("event not encoded; skipped", "face", g.key.face, "channel", ev.GetChannel(), "id", ev.GetId(), "err", err)
 			continue
 		}
-		kept = append(kept, ev)
+		kept = append(kept, msg)
 		frames = append(frames, frame)
 	}
 	return frames, kept
 }
 
-// deliver hands every member of the current snapshot the batch, in order.
+// deliver hands every member of the current snapshot the batch, in order,
+// leaving out the events whose audience does not admit the member's reader.
 // The snapshot is read after the batch was taken, so a member whose
 // Subscribe returned before an event arrived gets that event; a member that
 // joins during delivery gets the next batch.
-func (g *group) deliver(events []*pb.Event, frames [][]byte) {
+func (g *group) deliver(events []*pb.SubscribeResponse, frames [][]byte) {
 	if len(events) == 0 {
 		return
 	}
@@ -288,11 +305,14 @@ func (g *group) deliver(events []*pb.Event, frames [][]byte) {
 		if m.removed.Load() {
 			continue
 		}
-		for i, ev := range events {
+		for i, msg := range events {
 			if i > 0 && m.removed.Load() {
 				break // cancelled meanwhile
 			}
-			m.sink.Deliver(ev, frames[i])
+			if !access.Admits(msg.GetAudience(), m.reader) {
+				continue
+			}
+			m.sink.Deliver(msg.GetEvent(), frames[i])
 			n++
 		}
 	}
@@ -326,4 +346,22 @@ func (g *group) upstreamEnded(err error) {
 	for _, m := range told {
 		m.sink.UpstreamClosed(err)
 	}
+}
+
+// readable reports whether r may read at least one channel of the group's
+// request: a filter that names no exact channel may match open ones, and a
+// named channel without an audience is open.
+func (g *group) readable(r access.Reader) bool {
+	for _, f := range g.req.GetFilters() {
+		chs := f.GetChannels()
+		if len(chs) == 0 || slices.Contains(chs, "*") {
+			return true
+		}
+		for _, ch := range chs {
+			if access.Admits(g.audiences[ch], r) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -59,19 +59,3 @@ func (h *Hub) optionsFor(channel string) (channelOptions, error) {
 	}
 	return o, nil
 }
-
-// userAllowed reports whether user may receive a channel's events: after
-// the last "#" a channel may name the only users allowed ("news#42",
-// "dialog#42,43").
-func userAllowed(channel, user string) bool {
-	i := strings.LastIndexByte(channel, '#')
-	if i < 0 {
-		return true
-	}
-	for _, u := range strings.Split(channel[i+1:], ",") {
-		if u == user && u != "" {
-			return true
-		}
-	}
-	return false
-}

@@ -153,16 +153,17 @@ func dedupe(keys []chanKey) []chanKey {
 	return out
 }
 
-// dispatch offers ev to every matching local stream and returns how many
-// took it. The response is built once and shared by every stream.
+// dispatch offers ev to every matching local stream that may read it and
+// returns how many took it. The response, with the event's audience, is
+// built once and shared by every stream.
 func (d *dispatcher) dispatch(ev *pb.Event) int {
-	msg := &pb.SubscribeResponse{Payload: &pb.SubscribeResponse_Event{Event: ev}}
+	msg := eventMessage(ev)
 	n := 0
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, set := range [...]map[*stream]struct{}{d.exact[chanKey{ev.Tenant, ev.Channel}], d.wild[ev.Tenant], d.wild[engine.AllTenants]} {
 		for s := range set {
-			if s.matches(ev) && s.offer(msg) {
+			if s.matches(ev, msg.Audience) && s.offer(msg) {
 				n++
 			}
 		}

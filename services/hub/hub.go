@@ -253,9 +253,9 @@ func (h *Hub) order(s *session, o *pb.ControlResponse) {
 
 func (h *Hub) deliverDirected(s *session, ev *pb.Event) {
 	h.order(s, &pb.ControlResponse{Order: &pb.ControlResponse_Event{Event: ev}})
-	msg := &pb.SubscribeResponse{Payload: &pb.SubscribeResponse_Event{Event: ev}}
+	msg := eventMessage(ev)
 	for _, st := range s.streamList() {
-		if st.matches(ev) && st.offer(msg) {
+		if st.matches(ev, msg.Audience) && st.offer(msg) {
 			h.delivered.Add(1)
 			deliveredTotal.Inc()
 		}

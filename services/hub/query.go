@@ -2,24 +2,24 @@ package hub
 
 import (
 	"context"
-	"fmt"
+	"slices"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
-	"github.com/switchboard-hub/switchboard/services/auth"
+	"github.com/switchboard-hub/switchboard/internal/access"
 	"github.com/switchboard-hub/switchboard/services/engine"
 )
 
 // maxChannels bounds one Channels answer.
 const maxChannels = 10000
 
-// readable checks that the caller may read a channel: end users only their
-// own user-limited channels.
-func readable(ctx context.Context, channel string) error {
-	id := auth.FromContext(ctx)
-	if !id.Trusted && !userAllowed(channel, id.User) {
-		return fmt.Errorf("channel %q is limited to other users: %w", channel, errPermission)
+// readable checks that the caller, or the principal it reads for, may read
+// a channel (rules.go).
+func readable(ctx context.Context, channel string, p *pb.Principal) error {
+	r, err := readerFor(ctx, p)
+	if err != nil {
+		return err
 	}
-	return nil
+	return mayRead(channel, r)
 }
 
 // History implements pb.HubServiceServer.
@@ -27,7 +27,7 @@ func (s *HubServer) History(ctx context.Context, req *pb.HistoryRequest) (*pb.Hi
 	if err := validChannel("channel", req.Channel); err != nil {
 		return nil, s.h.toStatus(err)
 	}
-	if err := readable(ctx, req.Channel); err != nil {
+	if err := readable(ctx, req.Channel, req.OnBehalfOf); err != nil {
 		return nil, s.h.toStatus(err)
 	}
 	o, err := s.h.optionsFor(req.Channel)
@@ -46,11 +46,11 @@ func (s *HubServer) History(ctx context.Context, req *pb.HistoryRequest) (*pb.Hi
 	return &pb.HistoryResponse{Events: events, Position: top}, nil
 }
 
-func (s *HubServer) presenceChannel(ctx context.Context, channel string) error {
+func (s *HubServer) presenceChannel(ctx context.Context, channel string, p *pb.Principal) error {
 	if err := validChannel("channel", channel); err != nil {
 		return err
 	}
-	if err := readable(ctx, channel); err != nil {
+	if err := readable(ctx, channel, p); err != nil {
 		return err
 	}
 	o, err := s.h.optionsFor(channel)
@@ -65,7 +65,7 @@ func (s *HubServer) presenceChannel(ctx context.Context, channel string) error {
 
 // Presence implements pb.HubServiceServer.
 func (s *HubServer) Presence(ctx context.Context, req *pb.PresenceRequest) (*pb.PresenceResponse, error) {
-	if err := s.presenceChannel(ctx, req.Channel); err != nil {
+	if err := s.presenceChannel(ctx, req.Channel, req.OnBehalfOf); err != nil {
 		return nil, s.h.toStatus(err)
 	}
 	sessions, err := s.h.eng.Presence(ctx, req.Tenant, req.Channel)
@@ -77,7 +77,7 @@ func (s *HubServer) Presence(ctx context.Context, req *pb.PresenceRequest) (*pb.
 
 // PresenceStats implements pb.HubServiceServer.
 func (s *HubServer) PresenceStats(ctx context.Context, req *pb.PresenceStatsRequest) (*pb.PresenceStatsResponse, error) {
-	if err := s.presenceChannel(ctx, req.Channel); err != nil {
+	if err := s.presenceChannel(ctx, req.Channel, req.OnBehalfOf); err != nil {
 		return nil, s.h.toStatus(err)
 	}
 	n, u, err := s.h.eng.PresenceStats(ctx, req.Tenant, req.Channel)
@@ -89,6 +89,10 @@ func (s *HubServer) PresenceStats(ctx context.Context, req *pb.PresenceStatsRequ
 
 // Channels implements pb.HubServiceServer.
 func (s *HubServer) Channels(ctx context.Context, req *pb.ChannelsRequest) (*pb.ChannelsResponse, error) {
+	r, err := readerFor(ctx, req.OnBehalfOf)
+	if err != nil {
+		return nil, s.h.toStatus(err)
+	}
 	limit := int(req.Limit)
 	if limit <= 0 || limit > maxChannels {
 		limit = maxChannels
@@ -97,6 +101,11 @@ func (s *HubServer) Channels(ctx context.Context, req *pb.ChannelsRequest) (*pb.
 	chs, err := s.h.eng.Channels(ctx, req.Tenant, req.Prefix, limit+1)
 	if err != nil {
 		return nil, s.h.toStatus(err)
+	}
+	if !r.Server {
+		// Channels the reader may not read are not shown to it (the
+		// answer may then hold fewer than limit).
+		chs = slices.DeleteFunc(chs, func(c *pb.ChannelSummary) bool { return !access.Admits(audienceOf(c.Channel), r) })
 	}
 	return &pb.ChannelsResponse{Channels: withoutDirectory(chs, limit)}, nil
 }

@@ -87,8 +87,8 @@ func (s *SessionServer) Join(ctx context.Context, req *pb.JoinRequest) (*pb.Join
 		return nil, s.h.toStatus(err)
 	}
 	for _, ch := range req.Channels {
-		if !userAllowed(ch, sess.info.User) {
-			return nil, s.h.toStatus(fmt.Errorf("channel %q is limited to other users: %w", ch, errPermission))
+		if err := mayRead(ch, sessionReader(sess.info, true)); err != nil {
+			return nil, s.h.toStatus(err)
 		}
 	}
 	return &pb.JoinResponse{}, s.h.toStatus(s.h.join(ctx, sess, req.Channels))

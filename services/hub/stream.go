@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 )
 
 // Close reasons of a stream, as the client sees them.
@@ -20,7 +21,7 @@ var (
 type stream struct {
 	sess    *session
 	filters []*pb.Filter
-	trusted bool // server-side callers also see user-limited ("#") channels
+	reader  access.Reader // on whose behalf the stream reads (rules.go)
 
 	// The queue: items[head:], at most limit of them. It grows as needed
 	// and is dropped when it empties, so that an idle stream holds no
@@ -38,20 +39,21 @@ type stream struct {
 	err      error // why the stream ended; set once before done closes
 }
 
-func newStream(sess *session, filters []*pb.Filter, trusted bool, queueSize int) *stream {
+func newStream(sess *session, filters []*pb.Filter, reader access.Reader, queueSize int) *stream {
 	return &stream{
 		sess:    sess,
 		filters: filters,
-		trusted: trusted,
+		reader:  reader,
 		limit:   queueSize,
 		ready:   make(chan struct{}, 1),
 		done:    make(chan struct{}),
 	}
 }
 
-// matches reports whether the stream wants ev.
-func (s *stream) matches(ev *pb.Event) bool {
-	if !s.trusted && !userAllowed(ev.Channel, s.sess.info.User) {
+// matches reports whether the stream wants ev, whose audience is aud
+// (audienceOf its channel), and may read it.
+func (s *stream) matches(ev *pb.Event, aud *pb.Audience) bool {
+	if !access.Admits(aud, s.reader) {
 		return false
 	}
 	matched := false

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
 	"github.com/switchboard-hub/switchboard/services/auth"
 	"github.com/switchboard-hub/switchboard/services/engine"
 )
@@ -25,6 +26,9 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	ctx := srv.Context()
 	id := auth.FromContext(ctx)
 	if err := validateFilters(req.Filters); err != nil {
+		return h.toStatus(err)
+	}
+	if _, err := readerFor(ctx, req.OnBehalfOf); err != nil {
 		return h.toStatus(err)
 	}
 	if err := sysAllowed(req.Filters, id.Trusted); err != nil {
@@ -56,17 +60,24 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	if sess.implicit {
 		defer h.closeSession(context.WithoutCancel(ctx), sess)
 	}
-	if !id.Trusted || sess.info.User != "" {
-		for _, f := range req.Filters {
-			for _, ch := range exactChannels(f) {
-				if !userAllowed(ch, sess.info.User) {
-					return h.toStatus(fmt.Errorf("channel %q is limited to other users: %w", ch, errPermission))
-				}
+	reader, err := streamReader(ctx, req, sess)
+	if err != nil {
+		return h.toStatus(err)
+	}
+	for _, f := range req.Filters {
+		for _, ch := range exactChannels(f) {
+			if err := mayRead(ch, reader); err != nil {
+				return h.toStatus(err)
 			}
 		}
 	}
+	for _, sp := range req.Since {
+		if err := mayRead(sp.Channel, reader); err != nil {
+			return h.toStatus(err)
+		}
+	}
 
-	st := newStream(sess, req.Filters, id.Trusted && sess.info.User == "", h.opts.QueueSize)
+	st := newStream(sess, req.Filters, reader, h.opts.QueueSize)
 	sess.mu.Lock()
 	if sess.streams == nil {
 		sess.streams = map[*stream]bool{}
@@ -99,7 +110,7 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	// Replay.
 	var replay []*pb.Event
 	covered := map[chanKey]*pb.StreamPosition{}
-	subscribed := &pb.Subscribed{SessionId: sess.info.Id, Node: h.node.Id}
+	subscribed := &pb.Subscribed{SessionId: sess.info.Id, Node: h.node.Id, Audiences: limitedChannels(req.Filters)}
 	for _, sp := range req.Since {
 		tenant := sp.Tenant
 		events, top, err := h.eng.History(ctx, tenant, sp.Channel, engine.HistoryQuery{Since: sp.Position})
@@ -108,7 +119,7 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 		}
 		reached := &pb.StreamPosition{Offset: sp.Position.Offset, Epoch: top.GetEpoch()}
 		for _, ev := range events {
-			if st.matches(ev) {
+			if st.matches(ev, audienceOf(ev.Channel)) {
 				replay = append(replay, ev)
 			}
 			reached.Offset = ev.Offset
@@ -120,7 +131,7 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 		return err
 	}
 	for _, ev := range replay {
-		if err := srv.Send(&pb.SubscribeResponse{Payload: &pb.SubscribeResponse_Event{Event: ev}}); err != nil {
+		if err := srv.Send(eventMessage(ev)); err != nil {
 			return err
 		}
 	}
@@ -210,11 +221,17 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 	if tenant == engine.AllTenants {
 		tenant = ""
 	}
+	user := id.User
+	if p := req.OnBehalfOf; p.GetAuthenticated() {
+		// The stream is that user's: in its presence, reached by
+		// Unsubscribe and Disconnect of the user.
+		user = p.GetUser()
+	}
 	s := &session{
 		implicit: true,
 		info: &pb.Session{
 			Id:          engine.NewID(),
-			User:        id.User,
+			User:        user,
 			Tenant:      tenant,
 			Face:        strings.TrimSpace(id.Face),
 			Node:        h.node.Id,
@@ -228,4 +245,15 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 		return nil, err
 	}
 	return s, nil
+}
+
+// streamReader is on whose behalf a stream reads: the principal an api-key
+// caller names; else the user of a session that has one (a session an
+// api-key caller names with session_id, or a token caller's own stream);
+// else the caller.
+func streamReader(ctx context.Context, req *pb.SubscribeRequest, sess *session) (access.Reader, error) {
+	if req.OnBehalfOf == nil && sess.info.User != "" {
+		return sessionReader(sess.info, req.SessionId != ""), nil
+	}
+	return readerFor(ctx, req.OnBehalfOf)
 }

@@ -341,7 +341,9 @@ func (x *SendResponse) GetQueued() bool {
 // SubscribeRequest opens an event stream.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Filters; an event matching any of them is delivered once. At least one.
+	// Filters; an event matching any of them is delivered once. At least one,
+	// at most 128, each with at most 1024 values in all (INVALID_ARGUMENT
+	// beyond).
 	Filters []*Filter `protobuf:"bytes,1,rep,name=filters,proto3" json:"filters,omitempty"`
 	// Resume positions: for each channel, events after the position are
 	// replayed from history before live delivery starts.
@@ -352,7 +354,13 @@ type SubscribeRequest struct {
 	// The stream serves many connections of a bridge, which report their own
 	// presence through SessionService.Join: the stream is no session of its
 	// own and does not appear in presence. Needs an api key.
-	Shared        bool `protobuf:"varint,4,opt,name=shared,proto3" json:"shared,omitempty"`
+	Shared bool `protobuf:"varint,4,opt,name=shared,proto3" json:"shared,omitempty"`
+	// The end user the stream is read for (api-key callers only): the hub
+	// refuses channels the principal may not read and delivers only events it
+	// may read, as for a user token; a stream that is its own session is then
+	// that user's session. Without it a stream of a session that has a user
+	// (`session_id`) reads as that user.
+	OnBehalfOf    *Principal `protobuf:"bytes,5,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -415,6 +423,13 @@ func (x *SubscribeRequest) GetShared() bool {
 	return false
 }
 
+func (x *SubscribeRequest) GetOnBehalfOf() *Principal {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
+}
+
 // SubscribeResponse is one message of an event stream.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -426,7 +441,11 @@ type SubscribeResponse struct {
 	//	*SubscribeResponse_Event
 	//	*SubscribeResponse_Unsubscribed
 	//	*SubscribeResponse_Heartbeat
-	Payload       isSubscribeResponse_Payload `protobuf_oneof:"payload"`
+	Payload isSubscribeResponse_Payload `protobuf_oneof:"payload"`
+	// With `event`: who may read it, when its channel is limited; absent for
+	// open channels. A face that shares one stream among sockets delivers the
+	// event only to sockets whose principal the audience admits.
+	Audience      *Audience `protobuf:"bytes,5,opt,name=audience,proto3" json:"audience,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -504,6 +523,13 @@ func (x *SubscribeResponse) GetHeartbeat() *Heartbeat {
 	return nil
 }
 
+func (x *SubscribeResponse) GetAudience() *Audience {
+	if x != nil {
+		return x.Audience
+	}
+	return nil
+}
+
 type isSubscribeResponse_Payload interface {
 	isSubscribeResponse_Payload()
 }
@@ -545,7 +571,10 @@ type Subscribed struct {
 	// Node that serves the stream.
 	Node string `protobuf:"bytes,2,opt,name=node,proto3" json:"node,omitempty"`
 	// For every channel named in `since`: the position reached after replay.
-	Positions     []*ChannelPosition `protobuf:"bytes,3,rep,name=positions,proto3" json:"positions,omitempty"`
+	Positions []*ChannelPosition `protobuf:"bytes,3,rep,name=positions,proto3" json:"positions,omitempty"`
+	// Every limited channel the filters name exactly, with its audience
+	// (open channels are not listed).
+	Audiences     []*ChannelAudience `protobuf:"bytes,4,rep,name=audiences,proto3" json:"audiences,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -597,6 +626,13 @@ func (x *Subscribed) GetNode() string {
 func (x *Subscribed) GetPositions() []*ChannelPosition {
 	if x != nil {
 		return x.Positions
+	}
+	return nil
+}
+
+func (x *Subscribed) GetAudiences() []*ChannelAudience {
+	if x != nil {
+		return x.Audiences
 	}
 	return nil
 }
@@ -715,7 +751,10 @@ type HistoryRequest struct {
 	// At most this many events; 0 means all that are kept.
 	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Newest first instead of oldest first.
-	Reverse       bool `protobuf:"varint,5,opt,name=reverse,proto3" json:"reverse,omitempty"`
+	Reverse bool `protobuf:"varint,5,opt,name=reverse,proto3" json:"reverse,omitempty"`
+	// The end user the history is read for (api-key callers only): the
+	// channel must be readable by it (PERMISSION_DENIED otherwise).
+	OnBehalfOf    *Principal `protobuf:"bytes,6,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -785,6 +824,13 @@ func (x *HistoryRequest) GetReverse() bool {
 	return false
 }
 
+func (x *HistoryRequest) GetOnBehalfOf() *Principal {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
+}
+
 // HistoryResponse holds history events.
 type HistoryResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -846,7 +892,10 @@ type PresenceRequest struct {
 	// Tenant of the channel.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// The channel; required.
-	Channel       string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Channel string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	// The end user the presence is read for (api-key callers only), as in
+	// HistoryRequest.
+	OnBehalfOf    *Principal `protobuf:"bytes,3,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -893,6 +942,13 @@ func (x *PresenceRequest) GetChannel() string {
 		return x.Channel
 	}
 	return ""
+}
+
+func (x *PresenceRequest) GetOnBehalfOf() *Principal {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
 }
 
 // PresenceResponse lists the sessions in a channel.
@@ -947,7 +1003,10 @@ type PresenceStatsRequest struct {
 	// Tenant of the channel.
 	Tenant string `protobuf:"bytes,1,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	// The channel; required.
-	Channel       string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	Channel string `protobuf:"bytes,2,opt,name=channel,proto3" json:"channel,omitempty"`
+	// The end user the counts are read for (api-key callers only), as in
+	// HistoryRequest.
+	OnBehalfOf    *Principal `protobuf:"bytes,3,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -994,6 +1053,13 @@ func (x *PresenceStatsRequest) GetChannel() string {
 		return x.Channel
 	}
 	return ""
+}
+
+func (x *PresenceStatsRequest) GetOnBehalfOf() *Principal {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
 }
 
 // PresenceStatsResponse counts a channel's presence.
@@ -1059,7 +1125,10 @@ type ChannelsRequest struct {
 	// Only channels starting with this prefix.
 	Prefix string `protobuf:"bytes,2,opt,name=prefix,proto3" json:"prefix,omitempty"`
 	// At most this many channels; 0 means the server's limit (10000).
-	Limit         uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit uint32 `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	// The end user the list is read for (api-key callers only): channels it
+	// may not read are left out.
+	OnBehalfOf    *Principal `protobuf:"bytes,4,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1113,6 +1182,13 @@ func (x *ChannelsRequest) GetLimit() uint32 {
 		return x.Limit
 	}
 	return 0
+}
+
+func (x *ChannelsRequest) GetOnBehalfOf() *Principal {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
 }
 
 // ChannelsResponse lists active channels.
@@ -1936,7 +2012,7 @@ var File_switchboard_v1_hub_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\n" +
-	"\x18switchboard/v1/hub.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1aswitchboard/v1/event.proto\"=\n" +
+	"\x18switchboard/v1/hub.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/access.proto\x1a\x1aswitchboard/v1/event.proto\"=\n" +
 	"\x0ePublishRequest\x12+\n" +
 	"\x05event\x18\x01 \x01(\v2\x15.switchboard.v1.EventR\x05event\"]\n" +
 	"\x0fPublishResponse\x12\x0e\n" +
@@ -1952,56 +2028,68 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x10queue_if_offline\x18\x02 \x01(\bR\x0equeueIfOffline\">\n" +
 	"\fSendResponse\x12\x16\n" +
 	"\x06online\x18\x01 \x01(\bR\x06online\x12\x16\n" +
-	"\x06queued\x18\x02 \x01(\bR\x06queued\"\xb2\x01\n" +
+	"\x06queued\x18\x02 \x01(\bR\x06queued\"\xef\x01\n" +
 	"\x10SubscribeRequest\x120\n" +
 	"\afilters\x18\x01 \x03(\v2\x16.switchboard.v1.FilterR\afilters\x125\n" +
 	"\x05since\x18\x02 \x03(\v2\x1f.switchboard.v1.ChannelPositionR\x05since\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x03 \x01(\tR\tsessionId\x12\x16\n" +
-	"\x06shared\x18\x04 \x01(\bR\x06shared\"\x8a\x02\n" +
+	"\x06shared\x18\x04 \x01(\bR\x06shared\x12;\n" +
+	"\fon_behalf_of\x18\x05 \x01(\v2\x19.switchboard.v1.PrincipalR\n" +
+	"onBehalfOf\"\xc0\x02\n" +
 	"\x11SubscribeResponse\x12<\n" +
 	"\n" +
 	"subscribed\x18\x01 \x01(\v2\x1a.switchboard.v1.SubscribedH\x00R\n" +
 	"subscribed\x12-\n" +
 	"\x05event\x18\x02 \x01(\v2\x15.switchboard.v1.EventH\x00R\x05event\x12B\n" +
 	"\funsubscribed\x18\x03 \x01(\v2\x1c.switchboard.v1.UnsubscribedH\x00R\funsubscribed\x129\n" +
-	"\theartbeat\x18\x04 \x01(\v2\x19.switchboard.v1.HeartbeatH\x00R\theartbeatB\t\n" +
-	"\apayload\"~\n" +
+	"\theartbeat\x18\x04 \x01(\v2\x19.switchboard.v1.HeartbeatH\x00R\theartbeat\x124\n" +
+	"\baudience\x18\x05 \x01(\v2\x18.switchboard.v1.AudienceR\baudienceB\t\n" +
+	"\apayload\"\xbd\x01\n" +
 	"\n" +
 	"Subscribed\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12\x12\n" +
 	"\x04node\x18\x02 \x01(\tR\x04node\x12=\n" +
-	"\tpositions\x18\x03 \x03(\v2\x1f.switchboard.v1.ChannelPositionR\tpositions\"@\n" +
+	"\tpositions\x18\x03 \x03(\v2\x1f.switchboard.v1.ChannelPositionR\tpositions\x12=\n" +
+	"\taudiences\x18\x04 \x03(\v2\x1f.switchboard.v1.ChannelAudienceR\taudiences\"@\n" +
 	"\fUnsubscribed\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\";\n" +
 	"\tHeartbeat\x12.\n" +
-	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xa8\x01\n" +
+	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xe5\x01\n" +
 	"\x0eHistoryRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
 	"\achannel\x18\x02 \x01(\tR\achannel\x124\n" +
 	"\x05since\x18\x03 \x01(\v2\x1e.switchboard.v1.StreamPositionR\x05since\x12\x14\n" +
 	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x18\n" +
-	"\areverse\x18\x05 \x01(\bR\areverse\"|\n" +
+	"\areverse\x18\x05 \x01(\bR\areverse\x12;\n" +
+	"\fon_behalf_of\x18\x06 \x01(\v2\x19.switchboard.v1.PrincipalR\n" +
+	"onBehalfOf\"|\n" +
 	"\x0fHistoryResponse\x12-\n" +
 	"\x06events\x18\x01 \x03(\v2\x15.switchboard.v1.EventR\x06events\x12:\n" +
-	"\bposition\x18\x02 \x01(\v2\x1e.switchboard.v1.StreamPositionR\bposition\"C\n" +
+	"\bposition\x18\x02 \x01(\v2\x1e.switchboard.v1.StreamPositionR\bposition\"\x80\x01\n" +
 	"\x0fPresenceRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
-	"\achannel\x18\x02 \x01(\tR\achannel\"G\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12;\n" +
+	"\fon_behalf_of\x18\x03 \x01(\v2\x19.switchboard.v1.PrincipalR\n" +
+	"onBehalfOf\"G\n" +
 	"\x10PresenceResponse\x123\n" +
-	"\bsessions\x18\x01 \x03(\v2\x17.switchboard.v1.SessionR\bsessions\"H\n" +
+	"\bsessions\x18\x01 \x03(\v2\x17.switchboard.v1.SessionR\bsessions\"\x85\x01\n" +
 	"\x14PresenceStatsRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x18\n" +
-	"\achannel\x18\x02 \x01(\tR\achannel\"W\n" +
+	"\achannel\x18\x02 \x01(\tR\achannel\x12;\n" +
+	"\fon_behalf_of\x18\x03 \x01(\v2\x19.switchboard.v1.PrincipalR\n" +
+	"onBehalfOf\"W\n" +
 	"\x15PresenceStatsResponse\x12!\n" +
 	"\fnum_sessions\x18\x01 \x01(\rR\vnumSessions\x12\x1b\n" +
-	"\tnum_users\x18\x02 \x01(\rR\bnumUsers\"W\n" +
+	"\tnum_users\x18\x02 \x01(\rR\bnumUsers\"\x94\x01\n" +
 	"\x0fChannelsRequest\x12\x16\n" +
 	"\x06tenant\x18\x01 \x01(\tR\x06tenant\x12\x16\n" +
 	"\x06prefix\x18\x02 \x01(\tR\x06prefix\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\rR\x05limit\"N\n" +
+	"\x05limit\x18\x03 \x01(\rR\x05limit\x12;\n" +
+	"\fon_behalf_of\x18\x04 \x01(\v2\x19.switchboard.v1.PrincipalR\n" +
+	"onBehalfOf\"N\n" +
 	"\x10ChannelsResponse\x12:\n" +
 	"\bchannels\x18\x01 \x03(\v2\x1e.switchboard.v1.ChannelSummaryR\bchannels\"e\n" +
 	"\x0eChannelSummary\x12\x16\n" +
@@ -2123,7 +2211,10 @@ var file_switchboard_v1_hub_proto_goTypes = []any{
 	(*StreamPosition)(nil),        // 31: switchboard.v1.StreamPosition
 	(*Filter)(nil),                // 32: switchboard.v1.Filter
 	(*ChannelPosition)(nil),       // 33: switchboard.v1.ChannelPosition
-	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
+	(*Principal)(nil),             // 34: switchboard.v1.Principal
+	(*Audience)(nil),              // 35: switchboard.v1.Audience
+	(*ChannelAudience)(nil),       // 36: switchboard.v1.ChannelAudience
+	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
 }
 var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	30, // 0: switchboard.v1.PublishRequest.event:type_name -> switchboard.v1.Event
@@ -2133,50 +2224,57 @@ var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	30, // 4: switchboard.v1.SendRequest.event:type_name -> switchboard.v1.Event
 	32, // 5: switchboard.v1.SubscribeRequest.filters:type_name -> switchboard.v1.Filter
 	33, // 6: switchboard.v1.SubscribeRequest.since:type_name -> switchboard.v1.ChannelPosition
-	8,  // 7: switchboard.v1.SubscribeResponse.subscribed:type_name -> switchboard.v1.Subscribed
-	30, // 8: switchboard.v1.SubscribeResponse.event:type_name -> switchboard.v1.Event
-	9,  // 9: switchboard.v1.SubscribeResponse.unsubscribed:type_name -> switchboard.v1.Unsubscribed
-	10, // 10: switchboard.v1.SubscribeResponse.heartbeat:type_name -> switchboard.v1.Heartbeat
-	33, // 11: switchboard.v1.Subscribed.positions:type_name -> switchboard.v1.ChannelPosition
-	34, // 12: switchboard.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	31, // 13: switchboard.v1.HistoryRequest.since:type_name -> switchboard.v1.StreamPosition
-	30, // 14: switchboard.v1.HistoryResponse.events:type_name -> switchboard.v1.Event
-	31, // 15: switchboard.v1.HistoryResponse.position:type_name -> switchboard.v1.StreamPosition
-	29, // 16: switchboard.v1.PresenceResponse.sessions:type_name -> switchboard.v1.Session
-	19, // 17: switchboard.v1.ChannelsResponse.channels:type_name -> switchboard.v1.ChannelSummary
-	28, // 18: switchboard.v1.StatsResponse.nodes:type_name -> switchboard.v1.NodeInfo
-	28, // 19: switchboard.v1.NodeResponse.node:type_name -> switchboard.v1.NodeInfo
-	34, // 20: switchboard.v1.NodeInfo.started_at:type_name -> google.protobuf.Timestamp
-	34, // 21: switchboard.v1.Session.connected_at:type_name -> google.protobuf.Timestamp
-	0,  // 22: switchboard.v1.HubService.Publish:input_type -> switchboard.v1.PublishRequest
-	2,  // 23: switchboard.v1.HubService.Broadcast:input_type -> switchboard.v1.BroadcastRequest
-	4,  // 24: switchboard.v1.HubService.Send:input_type -> switchboard.v1.SendRequest
-	6,  // 25: switchboard.v1.HubService.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	11, // 26: switchboard.v1.HubService.History:input_type -> switchboard.v1.HistoryRequest
-	13, // 27: switchboard.v1.HubService.Presence:input_type -> switchboard.v1.PresenceRequest
-	15, // 28: switchboard.v1.HubService.PresenceStats:input_type -> switchboard.v1.PresenceStatsRequest
-	17, // 29: switchboard.v1.HubService.Channels:input_type -> switchboard.v1.ChannelsRequest
-	20, // 30: switchboard.v1.HubService.Unsubscribe:input_type -> switchboard.v1.UnsubscribeRequest
-	22, // 31: switchboard.v1.HubService.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	24, // 32: switchboard.v1.HubService.Stats:input_type -> switchboard.v1.StatsRequest
-	26, // 33: switchboard.v1.HubService.Node:input_type -> switchboard.v1.NodeRequest
-	1,  // 34: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
-	3,  // 35: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
-	5,  // 36: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
-	7,  // 37: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	12, // 38: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
-	14, // 39: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
-	16, // 40: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
-	18, // 41: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
-	21, // 42: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
-	23, // 43: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	25, // 44: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
-	27, // 45: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
-	34, // [34:46] is the sub-list for method output_type
-	22, // [22:34] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	34, // 7: switchboard.v1.SubscribeRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	8,  // 8: switchboard.v1.SubscribeResponse.subscribed:type_name -> switchboard.v1.Subscribed
+	30, // 9: switchboard.v1.SubscribeResponse.event:type_name -> switchboard.v1.Event
+	9,  // 10: switchboard.v1.SubscribeResponse.unsubscribed:type_name -> switchboard.v1.Unsubscribed
+	10, // 11: switchboard.v1.SubscribeResponse.heartbeat:type_name -> switchboard.v1.Heartbeat
+	35, // 12: switchboard.v1.SubscribeResponse.audience:type_name -> switchboard.v1.Audience
+	33, // 13: switchboard.v1.Subscribed.positions:type_name -> switchboard.v1.ChannelPosition
+	36, // 14: switchboard.v1.Subscribed.audiences:type_name -> switchboard.v1.ChannelAudience
+	37, // 15: switchboard.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	31, // 16: switchboard.v1.HistoryRequest.since:type_name -> switchboard.v1.StreamPosition
+	34, // 17: switchboard.v1.HistoryRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	30, // 18: switchboard.v1.HistoryResponse.events:type_name -> switchboard.v1.Event
+	31, // 19: switchboard.v1.HistoryResponse.position:type_name -> switchboard.v1.StreamPosition
+	34, // 20: switchboard.v1.PresenceRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	29, // 21: switchboard.v1.PresenceResponse.sessions:type_name -> switchboard.v1.Session
+	34, // 22: switchboard.v1.PresenceStatsRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	34, // 23: switchboard.v1.ChannelsRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	19, // 24: switchboard.v1.ChannelsResponse.channels:type_name -> switchboard.v1.ChannelSummary
+	28, // 25: switchboard.v1.StatsResponse.nodes:type_name -> switchboard.v1.NodeInfo
+	28, // 26: switchboard.v1.NodeResponse.node:type_name -> switchboard.v1.NodeInfo
+	37, // 27: switchboard.v1.NodeInfo.started_at:type_name -> google.protobuf.Timestamp
+	37, // 28: switchboard.v1.Session.connected_at:type_name -> google.protobuf.Timestamp
+	0,  // 29: switchboard.v1.HubService.Publish:input_type -> switchboard.v1.PublishRequest
+	2,  // 30: switchboard.v1.HubService.Broadcast:input_type -> switchboard.v1.BroadcastRequest
+	4,  // 31: switchboard.v1.HubService.Send:input_type -> switchboard.v1.SendRequest
+	6,  // 32: switchboard.v1.HubService.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	11, // 33: switchboard.v1.HubService.History:input_type -> switchboard.v1.HistoryRequest
+	13, // 34: switchboard.v1.HubService.Presence:input_type -> switchboard.v1.PresenceRequest
+	15, // 35: switchboard.v1.HubService.PresenceStats:input_type -> switchboard.v1.PresenceStatsRequest
+	17, // 36: switchboard.v1.HubService.Channels:input_type -> switchboard.v1.ChannelsRequest
+	20, // 37: switchboard.v1.HubService.Unsubscribe:input_type -> switchboard.v1.UnsubscribeRequest
+	22, // 38: switchboard.v1.HubService.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	24, // 39: switchboard.v1.HubService.Stats:input_type -> switchboard.v1.StatsRequest
+	26, // 40: switchboard.v1.HubService.Node:input_type -> switchboard.v1.NodeRequest
+	1,  // 41: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
+	3,  // 42: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
+	5,  // 43: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
+	7,  // 44: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	12, // 45: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
+	14, // 46: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
+	16, // 47: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
+	18, // 48: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
+	21, // 49: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
+	23, // 50: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	25, // 51: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
+	27, // 52: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
+	41, // [41:53] is the sub-list for method output_type
+	29, // [29:41] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_hub_proto_init() }
@@ -2184,6 +2282,7 @@ func file_switchboard_v1_hub_proto_init() {
 	if File_switchboard_v1_hub_proto != nil {
 		return
 	}
+	file_switchboard_v1_access_proto_init()
 	file_switchboard_v1_event_proto_init()
 	file_switchboard_v1_hub_proto_msgTypes[7].OneofWrappers = []any{
 		(*SubscribeResponse_Subscribed)(nil),
