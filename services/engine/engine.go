@@ -1,6 +1,7 @@
 // Package engine defines what the hub needs from its storage and fan-out
 // backend. The memory engine (default) serves one node; the Redis engine lets
-// several nodes share fan-out, history, presence, user queues and node stats.
+// several nodes share fan-out, history, presence, user queues, node stats
+// and administrators' session keys.
 //
 // Both implementations run the same behaviour suite (package enginetest), so
 // the guarantees written on these interfaces hold for either.
@@ -159,6 +160,7 @@ type Engine interface {
 	Presence
 	Users
 	Nodes
+	AdminSessions
 	// Run delivers events and control orders to h until ctx ends (it
 	// returns nil) or the engine is closed (ErrClosed). It is called once
 	// per engine; events arriving while no Run is active are dropped.

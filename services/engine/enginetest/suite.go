@@ -59,6 +59,8 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine) {
 		{"UserSessions", testUserSessions},
 		{"UserQueue", testUserQueue},
 		{"Nodes", testNodes},
+		{"AdminSessions", testAdminSessions},
+		{"TOTPCodeOnce", testTOTPCodeOnce},
 		{"Concurrency", testConcurrency},
 		{"Closed", testClosed},
 	}
