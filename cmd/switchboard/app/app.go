@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/admin"
 	"github.com/switchboard-hub/switchboard/services/auth"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/hub"
@@ -159,12 +160,16 @@ func (a *App) startCore() error {
 	// gateway's and everyone else's go through grpcSrv.
 	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
 	users := user.NewServer(userStore(eng), eng, user.Options{Logger: a.log})
+	admins := admin.New(a.adminOptions(pb.NewHubServiceClient(local)))
 	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
 		pb.RegisterSessionServiceServer(r, a.hub.SessionService())
 		// UserService: auth hashes, user data, last-seen times (comet-server
 		// face); online state comes from the engine's sessions.
 		pb.RegisterUserServiceServer(r, users)
+		// AdminService: admin logins, session keys in the engine, the
+		// StreamableEvent stream (Comet face, REST, gRPC).
+		pb.RegisterAdminServiceServer(r, admins)
 	}
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcSrv, a.health)
@@ -193,6 +198,24 @@ func (a *App) startCore() error {
 	a.gatewayConn, err = grpc.NewClient("passthrough:///in-memory",
 		grpc.WithContextDialer(dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return err
+}
+
+// adminOptions maps the config's admins onto AdminService.
+func (a *App) adminOptions(hubClient pb.HubServiceClient) admin.Options {
+	accounts := make([]admin.Account, 0, len(a.cfg.Admins))
+	for _, ad := range a.cfg.Admins {
+		accounts = append(accounts, admin.Account{Username: ad.Username, Password: ad.Password, TOTPSecret: ad.TOTPSecret})
+	}
+	return admin.Options{
+		Accounts:   accounts,
+		Store:      a.eng,
+		Hub:        hubClient,
+		Publish:    a.hub.PublishSystem,
+		SessionTTL: time.Duration(a.cfg.AdminSessionTTL),
+		Version:    Version,
+		Node:       nodeName(a.cfg),
+		Logger:     a.log,
+	}
 }
 
 // dialUpstream connects an edge process to a remote core.
