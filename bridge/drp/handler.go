@@ -7,6 +7,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
 // Paths the face serves (drp.md §1, §2). Mount both on the handler, e.g.
@@ -36,8 +37,10 @@ type Options struct {
 	// TokenSecret is token_secret: the HS256 key of bearer tokens (sub = user).
 	// Empty: bearer tokens are refused.
 	TokenSecret []byte
-	// Admins may log in with user name and password (admins).
-	Admins []Admin
+	// Admins checks user names and passwords (the core's AdminService, so
+	// that the accounts of the admins config section log in the same way on
+	// every face). Nil: only bearer tokens log in.
+	Admins pb.AdminServiceClient
 	// ReadLimit is the largest client frame in bytes (0: DefaultReadLimit).
 	// A larger frame closes the connection (StatusMessageTooBig).
 	ReadLimit int64

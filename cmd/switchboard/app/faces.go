@@ -36,13 +36,11 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	deps := a.deps()
 
 	// Digital Rebar Provision: GET /api/v3/ws, POST /api/v3/events.
-	admins := make([]drp.Admin, 0, len(a.cfg.Admins))
-	for _, ad := range a.cfg.Admins {
-		admins = append(admins, drp.Admin{Username: ad.Username, Password: ad.Password})
-	}
+	// Basic and ?token=user:password logins are AdminService Password
+	// logins: the one admin check of every face.
 	drpFace := drp.New(deps, drp.Options{
 		TokenSecret:    []byte(a.cfg.TokenSecret),
-		Admins:         admins,
+		Admins:         pb.NewAdminServiceClient(a.bridge),
 		QueueSize:      a.cfg.ClientQueueSize,
 		OriginPatterns: a.cfg.AllowedOrigins,
 		Logger:         a.log,
