@@ -48,14 +48,14 @@ func (h *Handler) stream(ws *wsconn.Conn, allow []int32, remote string) {
 		h.refuse(ws, remote, err)
 		return
 	}
-	// From here the client only listens; what it sends is read and dropped
-	// so that pings and its close frame are handled.
-	go drain(ws)
 	events, err := h.admin.StreamEvents(ctx, &pb.StreamEventsRequest{AllowList: allow})
 	if err != nil {
 		h.refuse(ws, remote, err)
 		return
 	}
+	// From here the client only listens; what it sends is read and dropped
+	// so that pings and its close frame are handled.
+	go drain(ws)
 	// 200 OK only once the upstream stream is open; HELLO is its first event.
 	if !ws.Send(frameOK) {
 		return

@@ -23,16 +23,16 @@ import (
 // A stream whose reader stops is dropped as a slow consumer and counted;
 // the other streams go on, and the dropped client can reconnect (§4).
 func TestSlowStreamDropped(t *testing.T) {
-	s := start(t, func(c *app.Config) { c.ClientQueueSize = 64 })
+	s := start(t, func(c *app.Config) { c.ClientQueueSize = 16 })
 	slow := openSmallBuffer(t, s, "allowList=4900")
 	fast := open(t, s, "allowList=4900")
 	before := slowConsumers(t, s)
 
-	payload := `"` + strings.Repeat("x", 16<<10) + `"`
-	const batch = 32
+	payload := `"` + strings.Repeat("x", 60<<10) + `"`
+	const batch = 16
 	seq := 0
 	for round := 0; slowConsumers(t, s) == before; round++ {
-		if round == 500 {
+		if round == 300 {
 			t.Fatal("the stream that never reads was not dropped")
 		}
 		// Publish a batch and wait until the fast reader has it, so that
@@ -108,7 +108,10 @@ func openSmallBuffer(t *testing.T, s *apptest.Server, query string) *websocket.C
 // slowConsumers reads switchboard_bridge_slow_consumers_total{face="comet"}.
 func slowConsumers(t *testing.T, s *apptest.Server) int {
 	t.Helper()
-	resp, err := http.Get(s.HTTPURL + "/metrics")
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.HTTPURL+"/metrics", nil)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
