@@ -43,10 +43,14 @@ checkgenerate: generate
 	@test -z "$$(git status --porcelain -- gen cmd/switchboard/app/openapi.json)" || \
 	  { git status --porcelain -- gen cmd/switchboard/app/openapi.json; echo "gen/ is stale: run make generate and commit"; exit 1; }
 
+# Tools come from go.mod's tool lines: buf (lint, format) and staticcheck
+# (default checks; a deliberate exception is a //lint:ignore with its reason).
 lint:
 	$(GO) tool buf lint
+	$(GO) tool buf format -d --exit-code
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
 
 # Contract compatibility with the previous commit (when it had a contract).
 breaking:

@@ -86,6 +86,10 @@ var statusTable = map[codes.Code]replyError{
 	codes.NotFound:           {textNamespaceNotFound, adviceFix},
 	codes.FailedPrecondition: {textNotAvailable, adviceNone},
 	codes.Unimplemented:      {textNotAvailable, adviceNone},
+	// An engine outage: v1 answered a failed engine call this way, and
+	// "retry" is what tells a backend to try again.
+	codes.Unavailable:      {textInternal, adviceRetry},
+	codes.DeadlineExceeded: {textInternal, adviceRetry},
 }
 
 var internalReplyError = replyError{textInternal, adviceRetry}

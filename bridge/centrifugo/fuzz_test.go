@@ -3,6 +3,7 @@ package centrifugo_test
 import (
 	"errors"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
 )
@@ -42,6 +43,9 @@ func FuzzDecodeCommands(f *testing.F) {
 				t.Fatalf("error %v has no kind", err)
 			}
 			return
+		}
+		if !utf8.Valid(body) {
+			t.Fatalf("accepted a body that is not UTF-8: %q", body)
 		}
 		for _, c := range cmds {
 			checkCommand(t, c)

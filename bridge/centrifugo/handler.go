@@ -104,6 +104,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	data, sign, code := h.readRequest(r)
 	if code != 0 {
+		if code == statusBadSign || code == statusNoSign {
+			h.log.Info("api request refused before its body was read", "status", code, "remote", r.RemoteAddr)
+			w.Header().Set("Connection", "close") // not worth draining the body
+		}
 		fail(w, code)
 		return
 	}
@@ -154,12 +158,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answered with that status.
 func (h *Handler) readRequest(r *http.Request) (data []byte, sign string, code int) {
 	if strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/json") {
+		if !h.opts.APIInsecure {
+			// Credentials first: without a sign of the right length the
+			// body is never read.
+			sign = r.Header.Get("X-API-Sign")
+			switch {
+			case sign == "":
+				return nil, "", statusNoSign
+			case len(sign) != signLength:
+				return nil, "", statusBadSign
+			}
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			return nil, "", h.readFailure(err)
-		}
-		if !h.opts.APIInsecure {
-			sign = r.Header.Get("X-API-Sign")
 		}
 		return body, sign, 0
 	}

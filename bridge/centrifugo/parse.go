@@ -3,6 +3,7 @@ package centrifugo
 import (
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // Method names of the v1 server API (centrifugo-v1.md §3.3). They are
@@ -90,6 +91,11 @@ func DecodeCommands(body []byte) ([]Command, error) {
 	if len(body) == 0 {
 		return nil, &ParseError{Kind: ErrInvalidMessage, Cause: errors.New("empty body")}
 	}
+	if !utf8.Valid(body) {
+		// encoding/json would decode the bad bytes as U+FFFD: a channel
+		// name nobody sent.
+		return nil, &ParseError{Kind: ErrInvalidMessage, Cause: errors.New("body is not valid UTF-8")}
+	}
 	var raws []rawCommand
 	switch body[0] {
 	case '{':
@@ -125,6 +131,9 @@ func DecodeCommands(body []byte) ([]Command, error) {
 func DecodeQueueItem(item []byte) ([]Command, error) {
 	if len(item) == 0 || item[0] != '{' {
 		return nil, &ParseError{Kind: ErrInvalidMessage, Cause: errors.New("queue item must be one command object")}
+	}
+	if !utf8.Valid(item) {
+		return nil, &ParseError{Kind: ErrInvalidMessage, Cause: errors.New("queue item is not valid UTF-8")}
 	}
 	var env struct {
 		rawCommand

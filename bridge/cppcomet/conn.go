@@ -19,8 +19,11 @@ import (
 // Close reasons (sent only where the close is a clean one: the JS client
 // does not reconnect after a clean close, so every close that should be
 // followed by a reconnect drops TCP instead, as comet-server always does).
+// Shutdown is the one exception: the process's documented close is a
+// close frame on every face, 1001 "going away" here (README "Operations").
 const (
 	reasonDisconnect = "disconnected by the server"
+	reasonShutdown   = "server shutting down"
 	maxReasonLen     = 123 // longest close reason a close frame carries
 )
 
@@ -74,9 +77,10 @@ func (s *socket) rpcContext() (context.Context, context.CancelFunc) {
 // messages, then runs the read loop. life ends when the server shuts down.
 func (s *socket) serve(life context.Context) {
 	log := s.h.log.With("user", s.params.UserID, "dev", s.params.DevID)
-	// On shutdown drop TCP: the JS client reconnects, to this node when it
-	// is back or to another one.
-	stop := context.AfterFunc(life, s.ws.CloseNow)
+	// On shutdown a close frame, 1001 "server shutting down" (README
+	// "Operations"); the JS client reconnects, to this node when it is
+	// back or to another one.
+	stop := context.AfterFunc(life, s.closeShutdown)
 	defer stop()
 
 	ctx, cancel := s.rpcContext()
@@ -256,9 +260,17 @@ func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
 	k.s.ws.Send(frame)
 }
 
+// closeShutdown ends the socket when the process stops: a close frame with
+// 1001, the one close of a shutdown.
+func (s *socket) closeShutdown() { s.ws.Close(websocket.StatusGoingAway, reasonShutdown) }
+
 // UpstreamClosed implements fanout.Sink: without its stream the pipe is
 // dead, so the connection is dropped and the client reconnects.
 func (k pipeSink) UpstreamClosed(err error) {
+	if k.s.h.deps.Lifetime().Err() != nil {
+		k.s.closeShutdown() // the stream ended because the process stops
+		return
+	}
 	k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
 	k.s.ws.CloseNow()
 }

@@ -47,6 +47,8 @@ const (
 	textTrackName      = "[track_pipe_users] Invalid channel name. The channel should start with track_"
 	textTooMany        = "Too many letters"
 	textNameTooLong    = "Channel name is too long"
+	// Not comet-server's: it never checked (browsers send UTF-8 only).
+	textNotUTF8 = "Invalid message: not UTF-8"
 )
 
 // subscriptionErrorCode is the `code` of subscription limit errors.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Protocol limits (§3.3, §5).
@@ -88,6 +89,11 @@ var keywords = []struct {
 // *ProtocolError (to send as a `sys` error) or ErrUnknownCommand. It never
 // panics, whatever the bytes.
 func ParseCommand(frame []byte) (Command, error) {
+	if !utf8.Valid(frame) {
+		// Browsers never send it; anything else would have its bad bytes
+		// turned into U+FFFD on the way out (encoding/json).
+		return nil, &ProtocolError{Text: textNotUTF8}
+	}
 	s := string(frame)
 	for _, k := range keywords {
 		if !strings.HasPrefix(s, k.word) {

@@ -85,7 +85,7 @@ func newSocket(h *Handler, conn *wsconn.Conn, id identity) *socket {
 func (s *socket) serve(ctx context.Context) {
 	if err := s.connect(ctx); err != nil {
 		s.log.Warn("websocket closed", "reason", reasonUnavailable, "err", err)
-		s.conn.Close(closeUnavailable, reasonUnavailable)
+		s.closeUnavailable(reasonUnavailable)
 		return
 	}
 	defer s.sess.end()
@@ -102,6 +102,17 @@ func (s *socket) serve(ctx context.Context) {
 		}
 		s.handle(frame)
 	}
+}
+
+// closeUnavailable closes the socket because the hub cannot serve it: 1013,
+// or the shutdown close (1001) when the process is stopping, whichever
+// noticed first — one close code per cause.
+func (s *socket) closeUnavailable(reason string) {
+	if s.h.deps.Lifetime().Err() != nil {
+		s.conn.Close(closeShutdown, reasonShutdown)
+		return
+	}
+	s.conn.Close(closeUnavailable, reason)
 }
 
 // handle runs one client frame: update the filter set, move the upstream
@@ -128,7 +139,7 @@ func (s *socket) handle(frame []byte) {
 		if err := s.resubscribe(); err != nil {
 			s.log.Warn("websocket closed", "reason", reasonUnavailable, "err", err)
 			s.closing = true
-			s.conn.Close(closeUnavailable, reasonUnavailable)
+			s.closeUnavailable(reasonUnavailable)
 			return
 		}
 		s.sess.syncPresence(s.parsedFilters())
@@ -358,7 +369,7 @@ func (s *socket) upstreamClosed(m *member, err error) {
 	switch {
 	case live:
 		s.log.Info("websocket closed", "reason", reasonUpstreamEnded, "err", err)
-		s.conn.Close(closeUnavailable, reasonUpstreamEnded)
+		s.closeUnavailable(reasonUpstreamEnded)
 	case draining:
 		s.endDrain(m)
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -38,6 +39,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	id, aerr := h.auth.authenticate(r)
 	if aerr != nil {
 		h.log.Info("event post refused", "status", aerr.status, "reason", aerr.reason, "remote", r.RemoteAddr)
+		w.Header().Set("Connection", "close") // the body is never read
 		aerr.write(w)
 		return
 	}
@@ -51,9 +53,17 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, r.Method, "Invalid content type: "+r.Header.Get("Content-Type"))
 		return
 	}
+	if r.ContentLength > h.opts.MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, r.Method, errTooLarge(h.opts.MaxBodyBytes).Error())
+		return
+	}
 	ev, err := h.decodeEvent(w, r)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, r.Method, err.Error())
+		code := http.StatusBadRequest
+		if errors.As(err, new(errTooLarge)) {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, r.Method, err.Error())
 		return
 	}
 	if msgs := validatePosted(ev); len(msgs) > 0 {
@@ -94,9 +104,13 @@ func (h *Handler) decodeEvent(w http.ResponseWriter, r *http.Request) (postedEve
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return ev, fmt.Errorf("body is larger than %d bytes", tooBig.Limit)
+			return ev, errTooLarge(tooBig.Limit)
 		}
 		return ev, fmt.Errorf("reading body: %w", err)
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would decode the bad bytes as U+FFFD.
+		return ev, errors.New("body is not valid UTF-8")
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return ev, nil
@@ -110,6 +124,11 @@ func (h *Handler) decodeEvent(w http.ResponseWriter, r *http.Request) (postedEve
 	}
 	return ev, nil
 }
+
+// errTooLarge: the body is over Options.MaxBodyBytes (413).
+type errTooLarge int64
+
+func (e errTooLarge) Error() string { return fmt.Sprintf("body is larger than %d bytes", int64(e)) }
 
 // validatePosted checks what the face itself decides; the hub checks the
 // rest (channel length, payload size, namespaces).
@@ -151,6 +170,7 @@ func toEvent(ev postedEvent, id identity) (*pb.Event, error) {
 	if !isNull(ev.Time) {
 		var t time.Time
 		if err := json.Unmarshal(ev.Time, &t); err != nil {
+			//lint:ignore ST1005 the message names DRP's field, which is capitalised
 			return nil, fmt.Errorf("Time: %w", err)
 		}
 		if !t.IsZero() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/switchboard-hub/switchboard/bridge/drp"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -98,6 +99,9 @@ func FuzzParseCommand(f *testing.F) {
 				t.Fatalf("ParseCommand(%q): unexpected error %v", frame, err)
 			}
 			return
+		}
+		if !utf8.ValidString(cmd.Filter) {
+			t.Fatalf("ParseCommand(%q) accepted invalid UTF-8", frame)
 		}
 		trimmed := strings.TrimSpace(string(frame))
 		if trimmed != cmd.Verb.String()+" "+cmd.Filter {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Verb is the command word of a client frame (drp.md §3.1).
@@ -46,11 +47,20 @@ type Command struct {
 // <filter>". The v3 server logs such frames and ignores them; so do we.
 var ErrNotCommand = errors.New("drp: not a register or deregister command")
 
+// ErrInvalidUTF8: the frame is not valid UTF-8. It is ignored like any
+// frame that is not a command.
+var ErrInvalidUTF8 = fmt.Errorf("%w: invalid UTF-8", ErrNotCommand)
+
 // ParseCommand parses one client frame. The frame is trimmed of surrounding
 // white space and split at the first space (v3 websocketHandler); the prefix
 // must be exactly "register" or "deregister". The filter text is not checked
 // here: any text, even a malformed filter, is stored and acknowledged.
 func ParseCommand(frame []byte) (Command, error) {
+	if !utf8.Valid(frame) {
+		// encoding/json would turn the bad bytes into U+FFFD in the ack
+		// and the filter would name a channel nobody asked for.
+		return Command{}, ErrInvalidUTF8
+	}
 	s := strings.TrimSpace(string(frame))
 	word, filter, ok := strings.Cut(s, " ")
 	if !ok {

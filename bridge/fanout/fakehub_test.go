@@ -176,6 +176,12 @@ func (s *recSink) next(t *testing.T) (*pb.Event, []byte) {
 	}
 }
 
+// expectNothing fails when s holds an event. It proves absence only after
+// a barrier: an event published after the ones that must not arrive, on
+// every group that could have delivered them, and received by a sink of
+// that group. A group hands its events to all its sinks one batch after
+// the other, so once a later event reached one of its sinks, every earlier
+// one has been handed to every sink it was going to reach.
 func (s *recSink) expectNothing(t *testing.T) {
 	t.Helper()
 	select {

@@ -121,6 +121,18 @@ func TestSeparateGroupsGetSeparateStreams(t *testing.T) {
 		if ev.GetId() != fmt.Sprint(i) {
 			t.Fatalf("sink %d got event %q", i, ev.GetId())
 		}
+	}
+	// Barriers on every stream: once each sink has its own, no group has
+	// anything left to hand to another group's sink.
+	for i, s := range streams {
+		s.publish(t, &pb.Event{Id: fmt.Sprint("barrier", i)})
+	}
+	for i, s := range sinks {
+		if ev, _ := s.next(t); ev.GetId() != fmt.Sprint("barrier", i) {
+			t.Fatalf("sink %d got %q, want its barrier", i, ev.GetId())
+		}
+	}
+	for _, s := range sinks {
 		s.expectNothing(t)
 	}
 }
@@ -184,8 +196,11 @@ func TestLastCancelEndsUpstream(t *testing.T) {
 	cancelA()
 	cancelA() // idempotent
 	stream.publish(t, &pb.Event{Id: "1"})
-	if ev, _ := b.next(t); ev.GetId() != "1" {
-		t.Fatalf("remaining sink got %v", ev)
+	stream.publish(t, &pb.Event{Id: "barrier"})
+	for _, want := range []string{"1", "barrier"} {
+		if ev, _ := b.next(t); ev.GetId() != want {
+			t.Fatalf("remaining sink got %v, want %s", ev, want)
+		}
 	}
 	a.expectNothing(t)
 

@@ -55,7 +55,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 	// "*" means any origin; the library wants that spelled as
 	// InsecureSkipVerify rather than as a pattern.
 	insecure := slices.Contains(patterns, "*")
-	hw := &hijackWriter{ResponseWriter: w, timeout: effectiveWriteTimeout(opts)}
+	hw := &hijackWriter{ResponseWriter: w, timeout: effectiveWriteTimeout(opts), messageTimeout: effectiveMessageTimeout(opts)}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
 		Subprotocols:       opts.Subprotocols,
 		OriginPatterns:     patterns,
@@ -78,6 +78,16 @@ func effectiveWriteTimeout(opts AcceptOptions) time.Duration {
 		return opts.WriteTimeout
 	}
 	return DefaultWriteTimeout
+}
+
+func effectiveMessageTimeout(opts AcceptOptions) time.Duration {
+	switch {
+	case opts.MessageTimeout > 0:
+		return opts.MessageTimeout
+	case opts.MessageTimeout < 0:
+		return 0
+	}
+	return DefaultMessageTimeout
 }
 
 func newConn(ws *websocket.Conn, raw *rawConn, parent context.Context, opts AcceptOptions) *Conn {

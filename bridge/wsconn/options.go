@@ -21,6 +21,9 @@ const (
 	// DefaultWriteTimeout is how long one frame may take to be written
 	// before the socket is dropped.
 	DefaultWriteTimeout = 10 * time.Second
+	// DefaultMessageTimeout is how long a client message may take from its
+	// first byte to its last; a socket that stops mid-message is dropped.
+	DefaultMessageTimeout = 10 * time.Second
 	// unknownFace labels metrics of connections accepted without a face name.
 	unknownFace = "unknown"
 )
@@ -51,4 +54,8 @@ type AcceptOptions struct {
 	WriteTimeout time.Duration
 	// Binary sends frames as binary messages instead of text messages.
 	Binary bool
+	// MessageTimeout bounds the time from the first byte of a client
+	// message to its last (0: DefaultMessageTimeout, negative: none). Idle
+	// time between messages is not bounded.
+	MessageTimeout time.Duration
 }

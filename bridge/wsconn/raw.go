@@ -49,6 +49,10 @@ type rawConn struct {
 
 	wmu      sync.Mutex
 	deadline time.Time // the write deadline last set, under wmu
+
+	// frames follows the client's frames for the message timeout
+	// (partial.go). Only the library's reader touches it.
+	frames frameTracker
 }
 
 // armLocked makes sure a write starting now has at least half the write
@@ -81,15 +85,35 @@ func (c *rawConn) SetDeadline(t time.Time) error {
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
+	var n int
+	var err error
 	if len(c.pending) > 0 {
-		n := copy(p, c.pending)
+		n = copy(p, c.pending)
 		c.pending = c.pending[n:]
 		if len(c.pending) == 0 {
 			c.pending = nil
 		}
-		return n, nil
+	} else {
+		n, err = c.Conn.Read(p)
 	}
-	return c.Conn.Read(p)
+	if n > 0 && c.frames.timeout > 0 {
+		c.followFrames(p[:n])
+	}
+	return n, err
+}
+
+// followFrames arms the read deadline when a client message is left
+// unfinished and clears it when one is complete (partial.go).
+func (c *rawConn) followFrames(p []byte) {
+	f := &c.frames
+	switch mid := f.observe(p); {
+	case mid && !f.armed:
+		f.armed = true
+		_ = c.Conn.SetReadDeadline(time.Now().Add(f.timeout))
+	case !mid && f.armed:
+		f.armed = false
+		_ = c.Conn.SetReadDeadline(time.Time{})
+	}
 }
 
 func (c *rawConn) Write(p []byte) (int, error) {
@@ -184,8 +208,9 @@ func appendHeader(dst []byte, opcode byte, n int) []byte {
 // hijacks the connection.
 type hijackWriter struct {
 	http.ResponseWriter
-	timeout time.Duration
-	raw     *rawConn
+	timeout        time.Duration
+	messageTimeout time.Duration
+	raw            *rawConn
 }
 
 func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
@@ -205,6 +230,7 @@ func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		pending = append([]byte(nil), b...)
 	}
 	w.raw = &rawConn{Conn: nc, timeout: w.timeout, pending: pending}
+	w.raw.frames.timeout = w.messageTimeout
 	return w.raw, bufio.NewReadWriter(bufio.NewReaderSize(w.raw, readBufSize), bufio.NewWriterSize(w.raw, controlBufSize)), nil
 }
 

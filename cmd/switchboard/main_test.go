@@ -133,3 +133,52 @@ func TestGenconfigWritesAConfigThatServes(t *testing.T) {
 		t.Fatal("gentoken without a secret succeeded")
 	}
 }
+
+// Without api_secret, serve refuses a listener off loopback, whether its
+// address came from a flag or from the config file, and says how to fix it;
+// nothing is left listening.
+func TestServeRefusesPublicListenerWithoutSecret(t *testing.T) {
+	cfgPath := filepath.Join(t.TempDir(), "sb.json")
+	if err := os.WriteFile(cfgPath, []byte(`{"http_addr": "127.0.0.1:0", "grpc_addr": "0.0.0.0:0"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, public string
+		args         []string
+	}{
+		{"grpc flag", `grpc_addr "0.0.0.0:0"`, []string{"serve", "--http-addr", "127.0.0.1:0", "--grpc-addr", "0.0.0.0:0"}},
+		{"http flag", `http_addr ":0"`, []string{"serve", "--http-addr", ":0", "--grpc-addr", "127.0.0.1:0"}},
+		{"config file", `grpc_addr "0.0.0.0:0"`, []string{"serve", "--config", cfgPath}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := command(t, tc.args...)
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			done := make(chan error, 1)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			go func() { done <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("serve started with a public listener and no api_secret:\n%s", stderr.String())
+			}
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("exit = %v, want status 1\n%s", err, stderr.String())
+			}
+			out := stderr.String()
+			for _, want := range []string{"api_secret is empty", tc.public, "switchboard genconfig", `"api_insecure": true`} {
+				if !strings.Contains(out, want) {
+					t.Errorf("message lacks %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(out, "REST API") {
+				t.Errorf("serve printed listeners before refusing:\n%s", out)
+			}
+		})
+	}
+}

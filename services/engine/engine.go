@@ -1,10 +1,3 @@
-// Package engine defines what the hub needs from its storage and fan-out
-// backend. The memory engine (default) serves one node; the Redis engine lets
-// several nodes share fan-out, history, presence, user queues, node stats
-// and administrators' session keys.
-//
-// Both implementations run the same behaviour suite (package enginetest), so
-// the guarantees written on these interfaces hold for either.
 package engine
 
 import (
@@ -23,6 +16,9 @@ var (
 	ErrPositionGone = errors.New("position no longer in history")
 	// ErrClosed: the engine was closed.
 	ErrClosed = errors.New("engine closed")
+	// ErrUnavailable: the engine's backend cannot be reached or is not
+	// ready (Redis down, restarting or loading); the call may be retried.
+	ErrUnavailable = errors.New("engine unavailable")
 )
 
 // AllChannels is the channel name Subscribe takes to mean every channel of a
@@ -159,6 +155,7 @@ type Engine interface {
 	Broker
 	Presence
 	Users
+	UserRecords
 	Nodes
 	AdminSessions
 	// Run delivers events and control orders to h until ctx ends (it

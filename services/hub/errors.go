@@ -22,6 +22,9 @@ var (
 	errPermission        = errors.New("permission denied")
 )
 
+// errEngineUnavailable is the message of UNAVAILABLE for an engine outage.
+const errEngineUnavailable = "engine unavailable, retry later"
+
 // fieldError is invalid input in one request field.
 type fieldError struct {
 	field string
@@ -65,6 +68,10 @@ func (h *Hub) toStatus(err error) error {
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
 	case errors.Is(err, engine.ErrClosed):
 		return status.Error(codes.Unavailable, "shutting down")
+	case errors.Is(err, engine.ErrUnavailable):
+		// Retryable: the engine's backend is down or not ready.
+		h.log.Warn("engine unavailable", "err", err)
+		return status.Error(codes.Unavailable, errEngineUnavailable)
 	default:
 		h.log.Error("internal error", "err", err)
 		return status.Error(codes.Internal, "internal error")

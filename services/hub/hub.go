@@ -114,10 +114,16 @@ func (h *Hub) Shutdown() { h.closeOnce.Do(func() { close(h.closing) }) }
 func (h *Hub) NodeID() string { return h.node.Id }
 
 // Run receives events and control orders from the engine and reports this
-// node's stats to the cluster until ctx ends.
+// node's stats to the cluster until ctx ends or the engine is closed. It
+// returns only after everything it started has ended.
 func (h *Hub) Run(ctx context.Context) error {
-	go h.reportNode(ctx)
-	return h.eng.Run(ctx, h)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { h.reportNode(ctx) })
+	err := h.eng.Run(ctx, h)
+	cancel()
+	wg.Wait()
+	return err
 }
 
 // nodeReportInterval is how often a node refreshes its entry in Stats.

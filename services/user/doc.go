@@ -5,10 +5,10 @@
 // (`users_data`, read by the comet `user_data` command, §3.3) and when the
 // user was last seen online (`user_status`, §3.3).
 //
-// Storage sits behind the small Store interface. MemoryStore serves one
-// node; RedisStore (one hash per user beside the Redis engine's keys, Lua
-// for the check-and-set steps) is what the app uses with the Redis engine,
-// so that every node sees the same records.
+// The records are kept by the engine (engine.UserRecords): in this process
+// with the memory engine, in Redis with the Redis engine, so that every
+// node sees the same ones. This package holds the rules (validation,
+// limits, constant-time checks, issuing hashes) and no storage of its own.
 //
 // Whether a user is online is not stored here: it comes from the core's
 // knowledge of sessions (SessionCounter, satisfied by the engine's Users),

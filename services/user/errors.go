@@ -8,6 +8,9 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-hub/switchboard/services/engine"
+	"github.com/switchboard-hub/switchboard/services/engine/redis"
 )
 
 // ErrInvalid marks a request the caller must fix; its text is shown to the
@@ -30,6 +33,10 @@ func toStatus(ctx context.Context, log *slog.Logger, method string, err error) e
 		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case errors.Is(redis.Classify(err), engine.ErrUnavailable):
+		// The Redis store's calls fail like the engine's: retryable.
+		log.WarnContext(ctx, "user store unavailable", "method", method, "err", err)
+		return status.Error(codes.Unavailable, "user store unavailable, retry later")
 	default:
 		log.ErrorContext(ctx, "user service failure", "method", method, "err", err)
 		return status.Error(codes.Internal, "internal error")

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/engine"
 )
 
 // Limits on stored values. The hash limit is the longest `sesion` value a
@@ -30,19 +31,19 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Server implements pb.UserServiceServer over a Store and the core's
-// session counts.
+// Server implements pb.UserServiceServer over the engine's user records
+// and the core's session counts.
 type Server struct {
 	pb.UnimplementedUserServiceServer
-	store    Store
+	store    engine.UserRecords
 	sessions SessionCounter
 	log      *slog.Logger
 	now      func() time.Time
 }
 
-// NewServer returns a UserService backed by store, with online state taken
-// from sessions.
-func NewServer(store Store, sessions SessionCounter, opts Options) *Server {
+// NewServer returns a UserService keeping its records in store (the
+// engine), with online state taken from sessions.
+func NewServer(store engine.UserRecords, sessions SessionCounter, opts Options) *Server {
 	s := &Server{store: store, sessions: sessions, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/engine"
+	"github.com/switchboard-hub/switchboard/services/engine/memory"
 	"github.com/switchboard-hub/switchboard/services/user"
 )
 
@@ -36,8 +38,15 @@ func (c *counter) UserSessions(_ context.Context, tenant, u string) (int, error)
 	return c.n[tenant+"/"+u], nil
 }
 
+// records is a fresh memory engine, where the service keeps its records.
+func records(t *testing.T) engine.UserRecords {
+	e := memory.New(memory.Options{})
+	t.Cleanup(func() { _ = e.Close() })
+	return e
+}
+
 // start serves a UserService over real gRPC on a loopback port.
-func start(t *testing.T, store user.Store, now func() time.Time) (pb.UserServiceClient, *counter) {
+func start(t *testing.T, store engine.UserRecords, now func() time.Time) (pb.UserServiceClient, *counter) {
 	t.Helper()
 	sessions := &counter{n: map[string]int{}}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -57,7 +66,7 @@ func start(t *testing.T, store user.Store, now func() time.Time) (pb.UserService
 }
 
 func TestAuthHash(t *testing.T) {
-	c, _ := start(t, user.NewMemoryStore(), nil)
+	c, _ := start(t, records(t), nil)
 	ctx := t.Context()
 	if _, err := c.SetAuthHash(ctx, &pb.SetAuthHashRequest{Tenant: "1", User: "5", Hash: "auth_hash1"}); err != nil {
 		t.Fatal(err)
@@ -97,7 +106,7 @@ func TestAuthHash(t *testing.T) {
 }
 
 func TestIssueAuthHash(t *testing.T) {
-	c, _ := start(t, user.NewMemoryStore(), nil)
+	c, _ := start(t, records(t), nil)
 	ctx := t.Context()
 	first, err := c.IssueAuthHash(ctx, &pb.IssueAuthHashRequest{User: "7"})
 	if err != nil {
@@ -130,7 +139,7 @@ func TestIssueAuthHash(t *testing.T) {
 }
 
 func TestUserData(t *testing.T) {
-	c, _ := start(t, user.NewMemoryStore(), nil)
+	c, _ := start(t, records(t), nil)
 	ctx := t.Context()
 	get := func() string {
 		t.Helper()
@@ -161,7 +170,7 @@ func TestUserStatus(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	c, sessions := start(t, user.NewMemoryStore(), clock)
+	c, sessions := start(t, records(t), clock)
 	ctx := t.Context()
 	status := func() *pb.UserStatusResponse {
 		t.Helper()
@@ -190,7 +199,7 @@ func TestUserStatus(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
-	c, _ := start(t, user.NewMemoryStore(), nil)
+	c, _ := start(t, records(t), nil)
 	ctx := t.Context()
 	long := strings.Repeat("x", user.MaxIDLen+1)
 	tests := []struct {
@@ -228,7 +237,7 @@ func TestValidation(t *testing.T) {
 }
 
 // brokenStore fails every call, as an unreachable Redis would.
-type brokenStore struct{ user.Store }
+type brokenStore struct{ engine.UserRecords }
 
 var errDown = errors.New("redis: connection refused 10.0.0.1:6379")
 

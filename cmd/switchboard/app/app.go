@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/inproc"
 	"github.com/switchboard-hub/switchboard/services/admin"
 	"github.com/switchboard-hub/switchboard/services/auth"
 	"github.com/switchboard-hub/switchboard/services/engine"
@@ -44,25 +45,39 @@ type App struct {
 
 	// Core (absent on an edge).
 	eng     engine.Engine
+	probe   *prober // the engine's health, bounded (readyz, gRPC health)
 	hub     *hub.Hub
 	grpcSrv *grpc.Server
 	health  *health.Server
 	grpcLn  net.Listener
 	mem     *bufconn.Listener
+	local   *inproc.Conn // the faces' in-process connection to the services
 
 	// Clients of the core: the bridges' (trusted) and the gateway's (which
 	// forwards each caller's own credentials).
 	bridgeConn  *grpc.ClientConn
-	bridge      grpc.ClientConnInterface // what the faces use: bridgeConn, or a localConn over it
+	bridge      grpc.ClientConnInterface // what the faces use: bridgeConn, or an inproc.Conn over it
 	gatewayConn *grpc.ClientConn
 
 	httpSrv *http.Server
 	httpLn  net.Listener
 
-	ctx    context.Context // ends every background loop and every face's sockets
+	ctx    context.Context // ends every face's loops (goRun, goServe) and requests
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-	errc   chan error
+	// faces ends the faces' sockets; it ends first at shutdown, so that
+	// each face closes its sockets its own way before the streams under
+	// them end.
+	faces       context.Context
+	cancelFaces context.CancelFunc
+
+	// The core's loops (gRPC servers, hub, health), which end after the
+	// faces' (see shutdown).
+	coreCtx    context.Context
+	coreCancel context.CancelFunc
+	coreWG     sync.WaitGroup
+
+	errc chan error
 
 	stopOnce sync.Once
 	stopErr  error
@@ -96,10 +111,13 @@ func (a *App) Err() <-chan error { return a.errc }
 // Start listens on every address and serves until Shutdown.
 func (a *App) Start() (err error) {
 	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.faces, a.cancelFaces = context.WithCancel(a.ctx)
+	a.coreCtx, a.coreCancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
-			a.cancel()
-			a.closeAll()
+			ctx, cancel := context.WithTimeout(context.Background(), startFailureTimeout)
+			defer cancel()
+			_ = a.Shutdown(ctx)
 		}
 	}()
 	if a.cfg.Upstream == "" {
@@ -120,7 +138,11 @@ func (a *App) startCore() error {
 	if err != nil {
 		return err
 	}
+	if wrapEngine != nil {
+		eng = wrapEngine(eng)
+	}
 	a.eng = eng
+	a.probe = &prober{check: eng.Healthy}
 	ns := make([]hub.Namespace, 0, len(a.cfg.Namespaces))
 	for _, n := range a.cfg.Namespaces {
 		ns = append(ns, hub.Namespace{Name: n.Name, HistorySize: n.HistorySize, HistoryTTL: time.Duration(n.HistoryTTL), Presence: n.Presence, JoinLeave: n.JoinLeave})
@@ -152,16 +174,17 @@ func (a *App) startCore() error {
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(a.log), metricsUnary, ac.UnaryInterceptor()}
 	streams := []grpc.StreamServerInterceptor{recoverStream(a.log), metricsStream, ac.StreamInterceptor()}
 	a.grpcSrv = grpc.NewServer(
+		grpc.WaitForHandlers(true), // Stop returns once no handler runs: none calls the engine after
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(streams...),
-		grpc.MaxRecvMsgSize(a.cfg.MaxPayload*4+(1<<20)),
+		grpc.MaxRecvMsgSize(int(a.cfg.maxRequestBytes())),
 	)
-	// The faces' calls skip the in-memory transport (see localConn); the
-	// gateway's and everyone else's go through grpcSrv.
-	local := newLocalConn(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
-	users := user.NewServer(userStore(eng), eng, user.Options{Logger: a.log})
-	admins := admin.New(a.adminOptions(pb.NewHubServiceClient(local)))
-	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, local} {
+	// The faces' calls skip the in-memory transport (see internal/inproc);
+	// the gateway's and everyone else's go through grpcSrv.
+	a.local = inproc.New(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
+	users := user.NewServer(eng, eng, user.Options{Logger: a.log})
+	admins := admin.New(a.adminOptions(pb.NewHubServiceClient(a.local)))
+	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, a.local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
 		pb.RegisterSessionServiceServer(r, a.hub.SessionService())
 		// UserService: auth hashes, user data, last-seen times (comet-server
@@ -181,10 +204,10 @@ func (a *App) startCore() error {
 	}
 	a.grpcLn = ln
 	a.mem = bufconn.Listen(1 << 20)
-	a.goServe("grpc", func() error { return a.grpcSrv.Serve(ln) })
-	a.goServe("grpc in-memory", func() error { return a.grpcSrv.Serve(a.mem) })
-	a.goRun("hub", a.hub.Run)
-	a.goRun("health", a.watchHealth)
+	a.goCore("grpc", func(context.Context) error { return a.grpcSrv.Serve(ln) })
+	a.goCore("grpc in-memory", func(context.Context) error { return a.grpcSrv.Serve(a.mem) })
+	a.goCore("hub", a.hub.Run)
+	a.goCore("health", a.watchHealth)
 
 	dial := func(ctx context.Context, _ string) (net.Conn, error) { return a.mem.DialContext(ctx) }
 	a.bridgeConn, err = grpc.NewClient("passthrough:///in-memory",
@@ -193,8 +216,8 @@ func (a *App) startCore() error {
 	if err != nil {
 		return err
 	}
-	local.streams = a.bridgeConn
-	a.bridge = local
+	a.local.SetFallback(a.bridgeConn)
+	a.bridge = a.local
 	a.gatewayConn, err = grpc.NewClient("passthrough:///in-memory",
 		grpc.WithContextDialer(dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return err
@@ -269,23 +292,42 @@ func (a *App) Shutdown(ctx context.Context) error {
 	return a.stopErr
 }
 
+// startFailureTimeout bounds the release of what a failed Start began.
+const startFailureTimeout = 10 * time.Second
+
+// shutdown stops the faces, then the hub, then the engine, each only once
+// everything before it has ended: a face's last calls (closing its
+// sessions) still reach the hub, and nothing calls the engine once it is
+// closed. What clients see (README "Operations"): websockets first, each
+// with its face's close frame; then every gRPC and REST stream ends with
+// UNAVAILABLE; then the listeners and background loops stop.
 func (a *App) shutdown(ctx context.Context) error {
+	var errs []error
 	if a.health != nil {
 		a.health.Shutdown()
 	}
-	var errs []error
 	if a.httpSrv != nil {
 		a.httpSrv.SetKeepAlivesEnabled(false)
+	}
+	// 1. Faces: each closes its sockets with its own close frame, then
+	// every stream ends with UNAVAILABLE (unary calls are still served),
+	// face loops end, no new HTTP request.
+	if a.cancelFaces != nil {
+		a.cancelFaces()
 	}
 	if a.hub != nil {
 		a.hub.Shutdown()
 	}
-	a.cancel() // faces close their sockets, background loops end
+	a.cancel()
 	if a.httpSrv != nil {
 		if err := a.httpSrv.Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, waitFor(ctx, "faces", a.wg.Wait))
+
+	// 2. The hub: no call from the network or in process is left running,
+	// then its own loops end.
 	if a.grpcSrv != nil {
 		stopped := make(chan struct{})
 		go func() { a.grpcSrv.GracefulStop(); close(stopped) }()
@@ -293,27 +335,41 @@ func (a *App) shutdown(ctx context.Context) error {
 		case <-stopped:
 		case <-ctx.Done():
 			a.grpcSrv.Stop()
+			<-stopped
 		}
 	}
-	a.closeAll()
-	done := make(chan struct{})
-	go func() { a.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		errs = append(errs, errors.New("shutdown: background loops did not end in time"))
+	if a.local != nil {
+		errs = append(errs, waitFor(ctx, "in-process calls", a.local.Close))
 	}
-	return errors.Join(errs...)
-}
-
-func (a *App) closeAll() {
 	for _, c := range []*grpc.ClientConn{a.bridgeConn, a.gatewayConn} {
 		if c != nil {
 			c.Close()
 		}
 	}
+	if a.coreCancel != nil {
+		a.coreCancel()
+	}
+	errs = append(errs, waitFor(ctx, "core loops", a.coreWG.Wait))
+
+	// 3. The engine, which nothing calls any more.
 	if a.eng != nil {
-		a.eng.Close()
+		if err := a.eng.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("engine: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitFor runs wait, giving up (with an error naming what) when ctx ends
+// first.
+func waitFor(ctx context.Context, what string, wait func()) error {
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("shutdown: %s did not end in time", what)
 	}
 }
 
@@ -324,6 +380,18 @@ func (a *App) goServe(name string, serve func() error) {
 		defer a.wg.Done()
 		err := serve()
 		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, grpc.ErrServerStopped) && a.ctx.Err() == nil {
+			a.report(fmt.Errorf("%s: %w", name, err))
+		}
+	}()
+}
+
+// goCore runs a loop of the core until the faces have stopped (see
+// shutdown); an unexpected end is reported on Err.
+func (a *App) goCore(name string, run func(context.Context) error) {
+	a.coreWG.Add(1)
+	go func() {
+		defer a.coreWG.Done()
+		if err := run(a.coreCtx); err != nil && a.coreCtx.Err() == nil && a.ctx.Err() == nil {
 			a.report(fmt.Errorf("%s: %w", name, err))
 		}
 	}()
@@ -347,13 +415,15 @@ func (a *App) report(err error) {
 	}
 }
 
-// watchHealth keeps the gRPC health status in step with the engine.
+// watchHealth keeps the gRPC health status in step with the engine: a
+// check that takes longer than readyTimeout counts as a failure, so a hung
+// backend turns the status NOT_SERVING within two seconds.
 func (a *App) watchHealth(ctx context.Context) error {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	for {
 		st := healthpb.HealthCheckResponse_SERVING
-		if err := a.eng.Healthy(ctx); err != nil {
+		if err := a.probe.healthy(ctx, readyTimeout); err != nil {
 			st = healthpb.HealthCheckResponse_NOT_SERVING
 		}
 		a.health.SetServingStatus("", st)

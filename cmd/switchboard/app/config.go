@@ -175,8 +175,18 @@ func (c *Config) Validate() error {
 		}
 		seen[ns.Name] = true
 	}
-	if c.APISecret == "" && !c.APIInsecure && !loopback(c.HTTPAddr) {
-		errs = append(errs, errors.New("api_secret is empty and http_addr is not a loopback address: set api_secret (switchboard genconfig makes one) or api_insecure: true"))
+	if c.APISecret == "" && !c.APIInsecure {
+		if public := c.publicListeners(); len(public) > 0 {
+			verb := "is"
+			if len(public) > 1 {
+				verb = "are"
+			}
+			errs = append(errs, fmt.Errorf("api_secret is empty but %s %s not on loopback: "+
+				"without a secret every listener (http_addr, grpc_addr, debug_addr) must be a loopback address. "+
+				"Run `switchboard genconfig -o switchboard.json` for a config with fresh secrets and serve with --config, "+
+				"or set \"api_insecure\": true (--api-insecure) to serve unsigned calls on purpose",
+				strings.Join(public, " and "), verb))
+		}
 	}
 	for i, a := range c.Admins {
 		if a.Username == "" || a.Password == "" {
@@ -190,6 +200,28 @@ func (c *Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// publicListeners names the listeners that are not on loopback, as
+// "key \"addr\"" (an empty host, such as ":9000", is every interface).
+func (c *Config) publicListeners() []string {
+	var out []string
+	check := func(key, addr string) {
+		if addr != "" && !loopback(addr) {
+			out = append(out, fmt.Sprintf("%s %q", key, addr))
+		}
+	}
+	check("http_addr", c.HTTPAddr)
+	if c.Upstream == "" {
+		check("grpc_addr", c.GRPCAddr)
+	}
+	check("debug_addr", c.DebugAddr)
+	return out
+}
+
+// maxRequestBytes bounds one API request: a gRPC message, a REST body.
+// Room for the largest event (max_payload_bytes) in JSON, whose escapes can
+// grow text several times, plus the other fields.
+func (c *Config) maxRequestBytes() int64 { return int64(c.MaxPayload)*4 + 1<<20 }
 
 // insecureAPI reports whether unsigned API calls are accepted: when asked
 // for, or when no secret is set at all (then only loopback is served, see

@@ -68,6 +68,9 @@ func TestConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"public without secret", func(c *app.Config) { c.HTTPAddr = "0.0.0.0:8000" }, "api_secret"},
+		{"public grpc without secret", func(c *app.Config) { c.GRPCAddr = "0.0.0.0:9000" }, `grpc_addr "0.0.0.0:9000"`},
+		{"all interfaces grpc without secret", func(c *app.Config) { c.GRPCAddr = ":9000" }, "switchboard genconfig"},
+		{"public debug without secret", func(c *app.Config) { c.DebugAddr = "[::]:6060" }, "debug_addr"},
 		{"bad namespace", func(c *app.Config) { c.Namespaces = []app.Namespace{{Name: "a"}} }, "namespace"},
 		{"engine", func(c *app.Config) { c.Engine.Type = "etcd" }, "engine.type"},
 		{"tls half", func(c *app.Config) { c.TLSCert = "x" }, "tls_cert"},
@@ -78,6 +81,32 @@ func TestConfigErrors(t *testing.T) {
 			tc.edit(&cfg)
 			if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("Validate = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// An empty api_secret is allowed only when every listener is on loopback,
+// or when api_insecure says so; an edge has no gRPC listener.
+func TestEmptySecretLoopbackRule(t *testing.T) {
+	ok := []struct {
+		name string
+		edit func(*app.Config)
+	}{
+		{"defaults", func(*app.Config) {}},
+		{"localhost and ::1", func(c *app.Config) {
+			c.HTTPAddr, c.GRPCAddr, c.DebugAddr = "localhost:8000", "[::1]:9000", "127.0.0.2:6060"
+		}},
+		{"insecure on purpose", func(c *app.Config) { c.GRPCAddr, c.APIInsecure = "0.0.0.0:9000", true }},
+		{"secret set", func(c *app.Config) { c.GRPCAddr, c.HTTPAddr, c.APISecret = "0.0.0.0:9000", "0.0.0.0:8000", "s" }},
+		{"edge ignores grpc_addr", func(c *app.Config) { c.GRPCAddr, c.Upstream = "0.0.0.0:9000", "127.0.0.1:9000" }},
+	}
+	for _, tc := range ok {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := app.Default()
+			tc.edit(&cfg)
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/engine/memory"
 	"github.com/switchboard-hub/switchboard/services/engine/redis"
-	"github.com/switchboard-hub/switchboard/services/user"
 )
 
 // engineDialTimeout bounds the first connection to Redis at start.
@@ -33,12 +32,6 @@ func newEngine(cfg Config, log *slog.Logger) (engine.Engine, error) {
 	}
 }
 
-// userStore keeps user records where the engine keeps its state: in Redis
-// with the Redis engine, so that every node sees the same auth hashes,
-// user data and last-seen times.
-func userStore(eng engine.Engine) user.Store {
-	if e, ok := eng.(*redis.Engine); ok {
-		return user.NewRedisStore(e.Client(), e.Prefix())
-	}
-	return user.NewMemoryStore()
-}
+// wrapEngine, when set (by tests only), wraps every engine the process
+// builds, so that a test can watch the calls made to it.
+var wrapEngine func(engine.Engine) engine.Engine

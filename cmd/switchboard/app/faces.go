@@ -21,7 +21,7 @@ func (a *App) deps() bridge.Deps {
 	router := control.New(sessions, nodeName(a.cfg)+"/"+randomHex(8), a.log)
 	a.goRun("control stream", router.Run)
 	return bridge.Deps{
-		Context:  a.ctx,
+		Context:  a.faces,
 		Hub:      hubClient,
 		Sessions: sessions,
 		Fanout:   fanout.New(hubClient, fanout.Options{Logger: a.log}),

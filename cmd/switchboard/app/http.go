@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -23,7 +22,13 @@ var openAPI []byte
 // endpoints.
 func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
-	gw, err := gateway.New(a.ctx, a.gatewayConn, pb.RegisterUserServiceHandler, pb.RegisterAdminServiceHandler)
+	gw, err := gateway.New(a.ctx, a.gatewayConn, gateway.Options{
+		APIKey:       a.cfg.APISecret,
+		TokenSecret:  []byte(a.cfg.TokenSecret),
+		Insecure:     a.cfg.insecureAPI(),
+		MaxBodyBytes: a.cfg.maxRequestBytes(),
+		OpenAPI:      openAPI,
+	}, pb.RegisterUserServiceHandler, pb.RegisterAdminServiceHandler)
 	if err != nil {
 		return nil, err
 	}
@@ -44,21 +49,22 @@ func (a *App) routes() (http.Handler, error) {
 }
 
 // ready answers 200 only when the core can deliver: the engine is healthy
-// (for Redis: connected and subscribed) and the node answers a call.
+// (for Redis: connected and subscribed) and the node answers a call; 503
+// otherwise, within readyTimeout whatever the engine does.
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
 	if a.ctx.Err() != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 		return
 	}
+	// One budget for the whole answer: a backend that hangs is not ready.
+	cctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
 	if a.eng != nil {
-		if err := a.eng.Healthy(ctx); err != nil {
+		if err := a.probe.healthy(cctx, readyTimeout); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "engine unhealthy", "error": err.Error()})
 			return
 		}
 	}
-	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
 	if _, err := pb.NewHubServiceClient(a.bridgeConn).Node(cctx, &pb.NodeRequest{}); err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "core unreachable", "error": err.Error()})
 		return

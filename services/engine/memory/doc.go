@@ -1,5 +1,5 @@
 // Package memory is the default, single-node engine: history, fan-out,
-// presence, user queues and node stats live in this process and vanish with
+// presence, user queues, user records and node stats live in this process and vanish with
 // it.
 //
 // Fan-out is synchronous: Publish assigns the offset and hands the event to

@@ -71,10 +71,11 @@ type Engine struct {
 	handler atomic.Pointer[handlerBox]
 	ctlMu   sync.Mutex // one control order at a time reaches the handler
 
-	pres  presence
-	users users
-	nodes nodes
-	admin adminStore
+	pres    presence
+	users   users
+	records records
+	nodes   nodes
+	admin   adminStore
 
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close

@@ -57,7 +57,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	c.Offset, c.Epoch = 0, "" // the script appends them
 	payload, err := proto.Marshal(c)
 	if err != nil {
-		return nil, fmt.Errorf("redis: encode event: %w", err)
+		return nil, failf("redis: encode event: %w", err)
 	}
 	size, ttl := 0, int64(0)
 	if opts.Enabled() {
@@ -70,7 +70,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 			strconv.FormatInt(ms(e.opts.MetaTTL), 10), engine.NewEpoch(), e.n.event(ev.Tenant, ev.Channel),
 		}).ToArray()
 	if err != nil {
-		return nil, fmt.Errorf("redis: publish: %w", err)
+		return nil, failf("redis: publish: %w", err)
 	}
 	if len(res) != 2 {
 		return nil, fmt.Errorf("redis: publish: %w", errReply)
@@ -78,7 +78,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	offset, err1 := res[0].AsInt64()
 	epoch, err2 := res[1].ToString()
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("redis: publish reply: %w", err)
+		return nil, failf("redis: publish reply: %w", err)
 	}
 	ev.Offset, ev.Epoch = uint64(offset), epoch
 	return &pb.StreamPosition{Offset: ev.Offset, Epoch: epoch}, nil
@@ -104,7 +104,7 @@ func (e *Engine) History(ctx context.Context, tenant, channel string, q engine.H
 			strconv.Itoa(max(q.Limit, 0)), reverse,
 		}).ToArray()
 	if err != nil {
-		return nil, nil, fmt.Errorf("redis: history: %w", err)
+		return nil, nil, failf("redis: history: %w", err)
 	}
 	if len(res) < 3 {
 		return nil, nil, fmt.Errorf("redis: history: %w", errReply)
@@ -113,7 +113,7 @@ func (e *Engine) History(ctx context.Context, tenant, channel string, q engine.H
 	top, err2 := res[1].AsInt64()
 	ok, err3 := res[2].AsInt64()
 	if err := errors.Join(err1, err2, err3); err != nil {
-		return nil, nil, fmt.Errorf("redis: history reply: %w", err)
+		return nil, nil, failf("redis: history reply: %w", err)
 	}
 	pos := &pb.StreamPosition{Offset: uint64(top), Epoch: epoch}
 	if ok == 0 {
@@ -123,7 +123,7 @@ func (e *Engine) History(ctx context.Context, tenant, channel string, q engine.H
 	for _, m := range res[3:] {
 		s, err := m.ToString()
 		if err != nil {
-			return nil, nil, fmt.Errorf("redis: history entry: %w", err)
+			return nil, nil, failf("redis: history entry: %w", err)
 		}
 		ev, err := parseEntry(s)
 		if err != nil {
@@ -208,7 +208,7 @@ func (e *Engine) PublishControl(ctx context.Context, c *engine.Control) error {
 	}
 	cmd := e.client.B().Publish().Channel(e.n.control).Message(rueidis.BinaryString(b)).Build()
 	if err := e.client.Do(ctx, cmd).Error(); err != nil {
-		return fmt.Errorf("redis: publish control: %w", err)
+		return failf("redis: publish control: %w", err)
 	}
 	return nil
 }

@@ -28,13 +28,13 @@ func encodeControl(c *engine.Control) ([]byte, error) {
 	if c.Event != nil {
 		b, err := proto.Marshal(c.Event)
 		if err != nil {
-			return nil, fmt.Errorf("redis: encode control event: %w", err)
+			return nil, failf("redis: encode control event: %w", err)
 		}
 		w.Event = b
 	}
 	b, err := json.Marshal(w)
 	if err != nil {
-		return nil, fmt.Errorf("redis: encode control: %w", err)
+		return nil, failf("redis: encode control: %w", err)
 	}
 	return b, nil
 }

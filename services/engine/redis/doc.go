@@ -1,7 +1,7 @@
 // Package redis is the engine for several Switchboard nodes sharing one
 // Redis server (the role Redis plays for Centrifugo). Every node runs one
 // Engine against the same server and key prefix; history, presence, user
-// sessions and queues, and the node list live in Redis, and events travel
+// sessions, queues and records, and the node list live in Redis, and events travel
 // between nodes over Redis pub/sub.
 //
 // # Names
@@ -21,6 +21,7 @@
 //	<p>:pres:chans                    sorted set of channels with presence
 //	<p>:user:s:<len>:<tenant><user>   sorted set session id → expiry (ms)
 //	<p>:user:q:<len>:<tenant><user>   list of queued events
+//	<p>:user:r:<len>:<tenant><user>   hash {hash, data, seen}: the user's records
 //	<p>:nodes, <p>:nodes:x            hash node id → info; sorted set id → expiry
 //
 // Events, sessions and node info are stored protobuf-encoded.

@@ -174,7 +174,7 @@ func (e *Engine) Healthy(ctx context.Context) error {
 		return errLinkDown
 	}
 	if err := e.client.Do(ctx, e.client.B().Ping().Build()).Error(); err != nil {
-		return fmt.Errorf("redis: ping: %w", err)
+		return failf("redis: ping: %w", err)
 	}
 	return nil
 }
@@ -191,10 +191,3 @@ func (e *Engine) Close() error {
 	})
 	return nil
 }
-
-// Client is the engine's Redis client, for stores that keep their records
-// beside the engine's (user records); Close closes it.
-func (e *Engine) Client() rueidis.Client { return e.client }
-
-// Prefix is the key prefix the engine was configured with.
-func (e *Engine) Prefix() string { return e.opts.Prefix }

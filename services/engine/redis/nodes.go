@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,12 +24,12 @@ func (e *Engine) UpdateNode(ctx context.Context, n *pb.NodeInfo) error {
 	}
 	b, err := proto.Marshal(n)
 	if err != nil {
-		return fmt.Errorf("redis: encode node: %w", err)
+		return failf("redis: encode node: %w", err)
 	}
 	err = nodeUpdateScript.Exec(ctx, e.client, []string{e.n.nodes, e.n.nodesExp},
 		[]string{n.Id, string(b), strconv.FormatInt(ms(e.opts.NodeTTL), 10)}).Error()
 	if err != nil {
-		return fmt.Errorf("redis: update node: %w", err)
+		return failf("redis: update node: %w", err)
 	}
 	return nil
 }
@@ -42,13 +41,13 @@ func (e *Engine) Nodes(ctx context.Context) ([]*pb.NodeInfo, error) {
 	}
 	vals, err := nodesScript.Exec(ctx, e.client, []string{e.n.nodes, e.n.nodesExp}, nil).AsStrSlice()
 	if err != nil {
-		return nil, fmt.Errorf("redis: nodes: %w", err)
+		return nil, failf("redis: nodes: %w", err)
 	}
 	out := make([]*pb.NodeInfo, 0, len(vals))
 	for _, v := range vals {
 		n := &pb.NodeInfo{}
 		if err := proto.Unmarshal([]byte(v), n); err != nil {
-			return nil, fmt.Errorf("redis: node info: %w", err)
+			return nil, failf("redis: node info: %w", err)
 		}
 		out = append(out, n)
 	}

@@ -21,7 +21,7 @@ var errNoSession = errors.New("redis: session without id")
 func presenceEntry(s *pb.Session) (string, error) {
 	b, err := proto.Marshal(s)
 	if err != nil {
-		return "", fmt.Errorf("redis: encode session: %w", err)
+		return "", failf("redis: encode session: %w", err)
 	}
 	return lp(s.User) + string(b), nil
 }
@@ -70,7 +70,7 @@ func (e *Engine) AddPresence(ctx context.Context, tenant, channel string, s *pb.
 	e.own.hold()
 	defer e.own.unhold()
 	if err := presenceAddScript.Exec(ctx, e.client, x.Keys, x.Args).Error(); err != nil {
-		return fmt.Errorf("redis: add presence: %w", err)
+		return failf("redis: add presence: %w", err)
 	}
 	e.own.setPresence(presKey{tenant, channel, s.Id}, x)
 	return nil
@@ -86,7 +86,7 @@ func (e *Engine) RemovePresence(ctx context.Context, tenant, channel, sessionID 
 	e.own.deletePresence(presKey{tenant, channel, sessionID})
 	err := presenceRemoveScript.Exec(ctx, e.client, e.n.presKeys(tenant, channel), []string{sessionID, member(tenant, channel)}).Error()
 	if err != nil {
-		return fmt.Errorf("redis: remove presence: %w", err)
+		return failf("redis: remove presence: %w", err)
 	}
 	return nil
 }
@@ -98,7 +98,7 @@ func (e *Engine) Presence(ctx context.Context, tenant, channel string) ([]*pb.Se
 	}
 	vals, err := presenceReadScript.Exec(ctx, e.client, e.n.presKeys(tenant, channel), []string{member(tenant, channel), "list"}).AsStrSlice()
 	if err != nil {
-		return nil, fmt.Errorf("redis: presence: %w", err)
+		return nil, failf("redis: presence: %w", err)
 	}
 	out := make([]*pb.Session, 0, len(vals))
 	for _, v := range vals {
@@ -124,7 +124,7 @@ func (e *Engine) PresenceStats(ctx context.Context, tenant, channel string) (ses
 func (e *Engine) stats(r rueidis.RedisResult) (sessions, users int, err error) {
 	n, err := r.AsIntSlice()
 	if err != nil {
-		return 0, 0, fmt.Errorf("redis: presence stats: %w", err)
+		return 0, 0, failf("redis: presence stats: %w", err)
 	}
 	if len(n) != 2 {
 		return 0, 0, fmt.Errorf("redis: presence stats: %w", errReply)
@@ -151,7 +151,7 @@ func (e *Engine) Channels(ctx context.Context, tenant, prefix string, limit int)
 	for {
 		members, err := e.client.Do(ctx, e.client.B().Zrangebylex().Key(e.n.chans).Min(lo).Max(hi).Limit(0, channelsBatch).Build()).AsStrSlice()
 		if err != nil {
-			return nil, fmt.Errorf("redis: channels: %w", err)
+			return nil, failf("redis: channels: %w", err)
 		}
 		var cands []*pb.ChannelSummary
 		var execs []rueidis.LuaExec

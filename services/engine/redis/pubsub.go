@@ -165,7 +165,7 @@ func (l *link) subscribe(ctx context.Context, name string, pattern bool) error {
 		return nil
 	}
 	if l.conn == nil {
-		return errLinkDown
+		return failf("redis: subscribe: %w", errLinkDown)
 	}
 	dc := l.conn.dc
 	cmd := dc.B().Subscribe().Channel(name).Build()
@@ -176,7 +176,7 @@ func (l *link) subscribe(ctx context.Context, name string, pattern bool) error {
 		// The command may still have reached Redis; take it back so
 		// that no unreferenced subscription lingers.
 		l.unsubscribeWire(name, pattern)
-		return fmt.Errorf("redis: subscribe: %w", err)
+		return failf("redis: subscribe: %w", err)
 	}
 	set[name] = 1
 	return nil
@@ -202,7 +202,7 @@ func (l *link) unsubscribe(ctx context.Context, name string, pattern bool) error
 		return nil // the next connection will not subscribe it
 	}
 	if err := l.unsubscribeWireCtx(ctx, name, pattern); err != nil {
-		return fmt.Errorf("redis: unsubscribe: %w", err)
+		return failf("redis: unsubscribe: %w", err)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package redis
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strconv"
 
 	"github.com/redis/rueidis"
@@ -34,7 +33,7 @@ func (e *Engine) AddSession(ctx context.Context, s *pb.Session) error {
 	e.own.hold()
 	defer e.own.unhold()
 	if err := userAddScript.Exec(ctx, e.client, x.Keys, x.Args).Error(); err != nil {
-		return fmt.Errorf("redis: add session: %w", err)
+		return failf("redis: add session: %w", err)
 	}
 	e.own.setSession(sessKey{s.Tenant, s.User, s.Id}, x)
 	return nil
@@ -52,7 +51,7 @@ func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) error {
 	defer e.own.unhold()
 	e.own.deleteSession(sessKey{s.Tenant, s.User, s.Id})
 	if err := e.client.Do(ctx, e.client.B().Zrem().Key(e.n.userSessions(s.Tenant, s.User)).Member(s.Id).Build()).Error(); err != nil {
-		return fmt.Errorf("redis: remove session: %w", err)
+		return failf("redis: remove session: %w", err)
 	}
 	return nil
 }
@@ -64,7 +63,7 @@ func (e *Engine) UserSessions(ctx context.Context, tenant, user string) (int, er
 	}
 	n, err := userCountScript.Exec(ctx, e.client, []string{e.n.userSessions(tenant, user)}, nil).AsInt64()
 	if err != nil {
-		return 0, fmt.Errorf("redis: user sessions: %w", err)
+		return 0, failf("redis: user sessions: %w", err)
 	}
 	return int(n), nil
 }
@@ -84,12 +83,12 @@ func (e *Engine) Enqueue(ctx context.Context, tenant, user string, ev *pb.Event,
 	}
 	b, err := proto.Marshal(ev)
 	if err != nil {
-		return fmt.Errorf("redis: encode event: %w", err)
+		return failf("redis: encode event: %w", err)
 	}
 	err = enqueueScript.Exec(ctx, e.client, []string{e.n.userQueue(tenant, user)},
 		[]string{string(b), strconv.Itoa(max), strconv.FormatInt(ms(e.opts.QueueTTL), 10)}).Error()
 	if err != nil {
-		return fmt.Errorf("redis: enqueue: %w", err)
+		return failf("redis: enqueue: %w", err)
 	}
 	return nil
 }
@@ -102,13 +101,13 @@ func (e *Engine) Drain(ctx context.Context, tenant, user string) ([]*pb.Event, e
 	}
 	vals, err := drainScript.Exec(ctx, e.client, []string{e.n.userQueue(tenant, user)}, nil).AsStrSlice()
 	if err != nil {
-		return nil, fmt.Errorf("redis: drain: %w", err)
+		return nil, failf("redis: drain: %w", err)
 	}
 	var out []*pb.Event
 	for _, v := range vals {
 		ev := &pb.Event{}
 		if err := proto.Unmarshal([]byte(v), ev); err != nil {
-			return nil, fmt.Errorf("redis: queued event: %w", err)
+			return nil, failf("redis: queued event: %w", err)
 		}
 		out = append(out, ev)
 	}

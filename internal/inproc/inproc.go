@@ -1,4 +1,9 @@
-package app
+// Package inproc is a gRPC client connection to services registered in the
+// same process. Calls go straight to the registered handlers, through the
+// same interceptors as calls from the network (recovery, metrics, auth),
+// with no HTTP/2 framing and no serialization. It sits on every event's path
+// between the faces and the core when both run in one process.
+package inproc
 
 import (
 	"context"
@@ -13,28 +18,42 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// localConn is the faces' connection to the core in the same process.
-// Calls go straight to the registered handlers, through the same
-// interceptors as calls from the network (recovery, metrics, auth), with
-// no HTTP/2 framing and no serialization: a face makes several unary calls
-// per websocket it accepts and holds one Subscribe stream per filter set,
-// and over an in-memory gRPC transport those cost more CPU and memory than
-// the rest of a connection. Unary calls run in the caller's goroutine; a
-// server stream runs its handler on a goroutine of its own and hands each
-// message over unbuffered, so a reader that stops reading blocks the
-// handler's Send as flow control would, and the hub's bounded queue takes
-// the strain. Anything else (client or bidi streams) goes over streams.
+// Conn is a grpc.ClientConnInterface whose calls run the handlers
+// registered on it (RegisterService, as on a grpc.Server):
+//
+//   - a unary call runs in the caller's goroutine;
+//   - a server stream runs its handler on a goroutine of its own, which
+//     ends when the handler returns; messages are handed over on a channel
+//     of StreamBuffer messages, so the handler may run that far ahead of
+//     its reader (as a transport's flow-control window lets it), and a
+//     reader that stops reading then blocks the handler's Send until the
+//     stream's context ends;
+//   - anything else (client or bidi streams, methods not registered here)
+//     goes to the fallback connection.
+//
+// A face makes several unary calls per websocket it accepts and holds one
+// Subscribe stream per filter set; over an in-memory gRPC transport those
+// cost more CPU and memory than the rest of a connection.
 //
 // Requests and messages are copied, as over a wire: neither side may keep
 // or change the other's message.
-type localConn struct {
+type Conn struct {
 	streams     grpc.ClientConnInterface
 	md          metadata.MD // credentials presented on every call
 	interceptor grpc.UnaryServerInterceptor
 	streamIC    grpc.StreamServerInterceptor
 	methods     map[string]localMethod // by full method name
 	serverSide  map[string]localStream // server-streaming methods
+
+	mu      sync.Mutex
+	closed  bool
+	running sync.WaitGroup // handlers in progress (unary calls, stream goroutines)
 }
+
+var (
+	_ grpc.ClientConnInterface = (*Conn)(nil)
+	_ grpc.ServiceRegistrar    = (*Conn)(nil)
+)
 
 type localMethod struct {
 	srv     any
@@ -46,12 +65,13 @@ type localStream struct {
 	handler grpc.StreamHandler
 }
 
-// newLocalConn returns a connection whose unary calls run the handlers
-// registered with RegisterService, presenting md as incoming metadata and
-// passing through the interceptors in order.
-func newLocalConn(streams grpc.ClientConnInterface, md metadata.MD, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) *localConn {
-	return &localConn{
-		streams:     streams,
+// New returns a connection whose calls run the handlers registered with
+// RegisterService, presenting md as incoming metadata and passing through
+// the interceptors in order (the first outermost). Calls it cannot serve go
+// to fallback, which may be set later with SetFallback.
+func New(fallback grpc.ClientConnInterface, md metadata.MD, unary []grpc.UnaryServerInterceptor, stream []grpc.StreamServerInterceptor) *Conn {
+	return &Conn{
+		streams:     fallback,
 		md:          md,
 		interceptor: chainUnary(unary),
 		streamIC:    chainStream(stream),
@@ -60,9 +80,41 @@ func newLocalConn(streams grpc.ClientConnInterface, md metadata.MD, unary []grpc
 	}
 }
 
+// SetFallback sets the connection for calls not served in process. It must
+// be called before the first call.
+func (c *Conn) SetFallback(cc grpc.ClientConnInterface) { c.streams = cc }
+
+// errClosed: a call after Close, answered as a closed transport would.
+var errClosed = status.Error(codes.Unavailable, "inproc: connection closed")
+
+// enter counts a handler in, unless the connection is closed.
+func (c *Conn) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.running.Add(1)
+	return true
+}
+
+// Close refuses every later call served in process (UNAVAILABLE) and
+// returns once the handlers already running have returned: a server
+// stream's handler returns when its caller's context ends or the service
+// ends the stream. It does not close the fallback connection.
+func (c *Conn) Close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.running.Wait()
+}
+
+// errNoFallback: a call needs the fallback connection and there is none.
+var errNoFallback = status.Error(codes.Unimplemented, "inproc: method not registered and no fallback connection")
+
 // RegisterService implements grpc.ServiceRegistrar, so that a service is
 // registered here as on a grpc.Server.
-func (c *localConn) RegisterService(desc *grpc.ServiceDesc, impl any) {
+func (c *Conn) RegisterService(desc *grpc.ServiceDesc, impl any) {
 	for _, m := range desc.Methods {
 		c.methods["/"+desc.ServiceName+"/"+m.MethodName] = localMethod{srv: impl, handler: m.Handler}
 	}
@@ -75,7 +127,7 @@ func (c *localConn) RegisterService(desc *grpc.ServiceDesc, impl any) {
 
 // incoming is the metadata the handler sees: the caller's outgoing
 // metadata and the connection's credentials.
-func (c *localConn) incoming(ctx context.Context) context.Context {
+func (c *Conn) incoming(ctx context.Context) context.Context {
 	md := c.md
 	if outgoing, ok := metadata.FromOutgoingContext(ctx); ok {
 		md = metadata.Join(outgoing, c.md)
@@ -84,11 +136,18 @@ func (c *localConn) incoming(ctx context.Context) context.Context {
 }
 
 // Invoke runs a unary call in the caller's goroutine.
-func (c *localConn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+func (c *Conn) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
 	m, ok := c.methods[method]
 	if !ok {
+		if c.streams == nil {
+			return errNoFallback
+		}
 		return c.streams.Invoke(ctx, method, args, reply, opts...)
 	}
+	if !c.enter() {
+		return errClosed
+	}
+	defer c.running.Done()
 	in, ok1 := args.(proto.Message)
 	out, ok2 := reply.(proto.Message)
 	if !ok1 || !ok2 {
@@ -111,9 +170,12 @@ func (c *localConn) Invoke(ctx context.Context, method string, args, reply any, 
 
 // NewStream opens a server stream in process; other streams go over the
 // in-memory transport. The handler starts with the request (SendMsg).
-func (c *localConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+func (c *Conn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 	st, ok := c.serverSide[method]
 	if !ok || desc.ClientStreams || !desc.ServerStreams {
+		if c.streams == nil {
+			return nil, errNoFallback
+		}
 		return c.streams.NewStream(ctx, desc, method, opts...)
 	}
 	sctx, cancel := context.WithCancel(c.incoming(ctx))
@@ -125,7 +187,7 @@ func (c *localConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method
 		srv: &localServerStream{
 			ctx:        sctx,
 			cancel:     cancel,
-			msgs:       make(chan proto.Message, localStreamBuffer),
+			msgs:       make(chan proto.Message, StreamBuffer),
 			done:       make(chan struct{}),
 			headerSent: make(chan struct{}),
 		},
@@ -203,7 +265,7 @@ func (s *localServerStream) RecvMsg(m any) error {
 // localClientStream is the caller's side.
 type localClientStream struct {
 	ctx     context.Context
-	conn    *localConn
+	conn    *Conn
 	st      localStream
 	info    *grpc.StreamServerInfo
 	srv     *localServerStream
@@ -216,8 +278,15 @@ func (s *localClientStream) SendMsg(m any) error {
 		return status.Error(codes.Internal, "local stream: a server stream takes one request")
 	}
 	s.started = true
+	if !s.conn.enter() {
+		s.srv.err = errClosed
+		close(s.srv.done)
+		s.srv.cancel()
+		return nil
+	}
 	s.srv.req = proto.Clone(m.(proto.Message))
 	go func() {
+		defer s.conn.running.Done()
 		err := s.conn.streamIC(s.st.srv, s.srv, s.info, s.st.handler)
 		if err != nil {
 			err = status.Convert(err).Err()
@@ -233,6 +302,11 @@ func (s *localClientStream) SendMsg(m any) error {
 }
 
 func (s *localClientStream) RecvMsg(m any) error {
+	// A caller that went away gets Canceled (or DeadlineExceeded), as from
+	// a network stream, even when messages or the handler's end are ready.
+	if err := s.ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
 	select {
 	case msg := <-s.srv.msgs:
 		proto.Merge(m.(proto.Message), msg)
@@ -300,7 +374,7 @@ func chainUnary(chain []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor
 	}
 }
 
-// localStreamBuffer is how many messages a server stream may run ahead of
-// its reader, as a transport's flow-control window lets it: the handler
-// is not woken for every message, and its reader takes bursts.
-const localStreamBuffer = 32
+// StreamBuffer is how many messages a server stream may run ahead of its
+// reader, as a transport's flow-control window lets it: the handler is not
+// woken for every message, and its reader takes bursts.
+const StreamBuffer = 32

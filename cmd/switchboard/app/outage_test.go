@@ -1,0 +1,208 @@
+package app_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+)
+
+// ownRedis is a redis-server started by the test on a port of its own, so
+// that the test may kill or freeze it without touching anyone else's.
+type ownRedis struct {
+	t    *testing.T
+	addr string
+	cmd  *exec.Cmd
+}
+
+func startOwnRedis(t *testing.T) *ownRedis {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not installed; this test runs its own")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	_, port, _ := net.SplitHostPort(addr)
+	r := &ownRedis{t: t, addr: addr}
+	r.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.kill)
+	eventually(t, "redis to listen", 10*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return r
+}
+
+// kill stops the server for good (it is resumed first if frozen).
+func (r *ownRedis) kill() {
+	if r.cmd.ProcessState != nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
+}
+
+// freeze stops the process (SIGSTOP): connections stay open, nothing answers.
+func (r *ownRedis) freeze() {
+	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { _ = r.cmd.Process.Signal(syscall.SIGCONT) })
+}
+
+// A Redis that is gone is a retryable outage on every face: UNAVAILABLE
+// on gRPC and REST (503), "internal server error" with advice "retry" on
+// Centrifugo (v1's only retry answer), 503 on DRP, "Server temporarily
+// unavailable" on comet. Never INTERNAL "internal error".
+func TestEngineOutageIsUnavailableOnEveryFace(t *testing.T) {
+	r := startOwnRedis(t)
+	srv := apptest.Start(t, func(c *app.Config) {
+		c.Engine = app.Engine{Type: "redis", Address: r.addr}
+		c.Admins = []app.Admin{{Username: "admin", Password: "pw"}}
+	})
+	comet, cometRead := cometSocket(t, srv, "c0")
+	r.kill()
+
+	// gRPC.
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	_, err := srv.Hub.Publish(ctx, &pb.PublishRequest{Event: &pb.Event{Channel: "news", Data: "1"}})
+	if st := status.Convert(err); st.Code() != codes.Unavailable {
+		t.Fatalf("gRPC publish with Redis gone: %v, want Unavailable", st)
+	}
+	_, err = srv.Hub.History(ctx, &pb.HistoryRequest{Channel: "news"})
+	if st := status.Convert(err); st.Code() != codes.Unavailable {
+		t.Fatalf("gRPC history with Redis gone: %v, want Unavailable", st)
+	}
+
+	// REST.
+	code, body := rest(t, srv, "/v1/publish", `{"channel":"news","data":"1"}`)
+	var e map[string]any
+	if err := json.Unmarshal([]byte(body), &e); err != nil || code != http.StatusServiceUnavailable || e["code"] != float64(codes.Unavailable) {
+		t.Fatalf("REST publish: %d %s, want 503 code 14", code, body)
+	}
+
+	// Centrifugo.
+	cmd := `{"method":"publish","params":{"channel":"news","data":1}}`
+	mac := hmac.New(sha256.New, []byte(apptest.TestSecret))
+	mac.Write([]byte(cmd))
+	req, _ := http.NewRequest(http.MethodPost, srv.HTTPURL+"/api/", strings.NewReader(cmd))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-API-Sign", hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `[{"method":"publish","error":"internal server error","advice":"retry","body":null}]`; string(b) != want {
+		t.Fatalf("Centrifugo publish: %s, want %s", b, want)
+	}
+
+	// DRP.
+	req, _ = http.NewRequest(http.MethodPost, srv.HTTPURL+"/api/v3/events", strings.NewReader(`{"Type":"news","Action":"a","Object":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", basic("admin", "pw"))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(b), `"Code":503`) {
+		t.Fatalf("DRP POST: %d %s, want 503", resp.StatusCode, b)
+	}
+
+	// comet: the sender's error line.
+	if err := comet.Write(ctx, websocket.MessageText, []byte("web_pipe2\nweb_news\nmsg\n*\nhello")); err != nil {
+		t.Fatal(err)
+	}
+	m := cometRead()
+	var data struct{ Error string }
+	_ = json.Unmarshal(m["data"], &data)
+	if string(m["event"]) != `"error"` || data.Error != "Server temporarily unavailable" {
+		t.Fatalf("comet publish: %v, want the unavailable error", m)
+	}
+}
+
+// A frozen Redis (SIGSTOP: connected, silent) makes /readyz answer 503 in
+// about a second, never hang, and the gRPC health check turns NOT_SERVING
+// while every check answers at once.
+func TestReadyzAnswersWhileRedisIsFrozen(t *testing.T) {
+	r := startOwnRedis(t)
+	srv := apptest.Start(t, func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: r.addr} })
+	health := healthpb.NewHealthClient(srv.Conn)
+	check := func() (healthpb.HealthCheckResponse_ServingStatus, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		start := time.Now()
+		resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{})
+		if err != nil {
+			t.Fatalf("health check: %v", err)
+		}
+		return resp.GetStatus(), time.Since(start)
+	}
+	ready := func() (int, time.Duration) {
+		start := time.Now()
+		c := http.Client{Timeout: wait}
+		resp, err := c.Get(srv.HTTPURL + "/readyz")
+		if err != nil {
+			t.Fatalf("readyz did not answer: %v", err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, time.Since(start)
+	}
+	eventually(t, "the node to be ready", wait, func() bool {
+		code, _ := ready()
+		st, _ := check()
+		return code == http.StatusOK && st == healthpb.HealthCheckResponse_SERVING
+	})
+
+	r.freeze()
+	for range 3 {
+		code, took := ready()
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("readyz with Redis frozen: %d, want 503", code)
+		}
+		if took > 2*time.Second {
+			t.Fatalf("readyz took %v with Redis frozen, want about a second", took)
+		}
+	}
+	eventually(t, "gRPC health to report NOT_SERVING", 5*time.Second, func() bool {
+		st, took := check()
+		if took > time.Second {
+			t.Fatalf("health check took %v", took)
+		}
+		return st == healthpb.HealthCheckResponse_NOT_SERVING
+	})
+}

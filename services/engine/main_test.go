@@ -1,0 +1,10 @@
+package engine_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// The tests fail when a goroutine outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
