@@ -202,7 +202,9 @@ func fixtureHub() *fakeHub {
 	started := &timestamppb.Timestamp{Seconds: 1455450238}
 	node := &pb.NodeInfo{Id: "c3ceab87", Name: "host_8000", Version: "1.2.3", StartedAt: started,
 		NumSessions: 3, NumUsers: 2, NumChannels: 4, NumSubscriptions: 5, NumPublished: 6,
-		NumDelivered: 7, NumSlowConsumers: 1, NumGoroutines: 14, MemorySysBytes: 7444728, UptimeSeconds: 99}
+		NumDelivered: 7, NumSlowConsumers: 1, NumGoroutines: 14, MemorySysBytes: 7444728, UptimeSeconds: 99,
+		Gomaxprocs: 4, NumCpu: 8, CpuUsagePercent: 37, NumApiRequests: 3, NumClientRequests: 11,
+		BytesClientIn: 1024, BytesClientOut: 65536}
 	return &fakeHub{
 		presence: func(*pb.PresenceRequest) (*pb.PresenceResponse, error) {
 			return &pb.PresenceResponse{Sessions: []*pb.Session{
@@ -213,10 +215,10 @@ func fixtureHub() *fakeHub {
 		},
 		history: func(*pb.HistoryRequest) (*pb.HistoryResponse, error) {
 			return &pb.HistoryResponse{Events: []*pb.Event{
-				{Id: "m3", Channel: "$public:chat", Data: `{"input": "world"}`,
+				{Id: "m3", Channel: "$public:chat", Data: `{"input": "world"}`, Time: &timestamppb.Timestamp{Seconds: 1445536974},
 					Publisher: &pb.Publisher{User: "2694", Client: "a1c2f99d", Info: `{"user":"2694","client":"a1c2f99d","default_info":{"first_name":"Alexandr"}}`}},
 				{Id: "m2", Channel: "$public:chat", Kind: pb.EventKind_EVENT_KIND_JOIN, Data: `{}`},
-				{Id: "m1", Channel: "$public:chat", Data: `"hello <b>"`, Publisher: &pb.Publisher{User: "7"}},
+				{Id: "m1", Channel: "$public:chat", Data: `"hello <b>"`, Publisher: &pb.Publisher{User: "7"}, Time: &timestamppb.Timestamp{Seconds: 1445536969}},
 				{Id: "m0", Channel: "$public:chat", Data: `[1,2]`, Publisher: &pb.Publisher{Client: "api-client"}},
 			}}, nil
 		},

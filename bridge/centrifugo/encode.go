@@ -185,13 +185,18 @@ func historyBody(channel string, events []*pb.Event) []byte {
 	return append(dst, "]}"...)
 }
 
-// appendMessage writes a v1 message {"uid","channel","data","client"?,
-// "info"?} in v1.8's key order; client and info are omitted when empty
-// (v1.3+). info is the publisher's ClientInfo JSON as stored; an event from a
-// face that only knows the publishing user gets {"user","client"}.
+// appendMessage writes a v1 message {"uid","timestamp","channel","data",
+// "client"?,"info"?}: v1.8's key order, with the "timestamp" (unix seconds
+// as a string) of v1 before 1.7 that the v1 docs show; client and info are
+// omitted when empty (v1.3+). info is the publisher's ClientInfo JSON as
+// stored; an event from a face that only knows the publishing user gets
+// {"user","client"}.
 func appendMessage(dst []byte, ev *pb.Event) []byte {
 	dst = append(dst, `{"uid":`...)
 	dst = appendString(dst, ev.GetId())
+	dst = append(dst, `,"timestamp":"`...)
+	dst = strconv.AppendInt(dst, ev.GetTime().GetSeconds(), 10)
+	dst = append(dst, '"')
 	dst = append(dst, `,"channel":`...)
 	dst = appendString(dst, ev.GetChannel())
 	dst = append(dst, `,"data":`...)
@@ -271,37 +276,48 @@ type nodeCounter struct {
 // v16Metrics maps the contract's counters onto v1.6+ metric names
 // (centrifugo-v1.md §3.3, NodeInfo); sorted by name, the order v1's map
 // marshalled in. node_num_subscriptions and node_num_slow_consumers have no
-// v1 counterpart and are Switchboard's own. v1 metrics the contract does not
-// count (cpu usage, HTTP API histograms, client bytes) are left out rather
-// than reported as zero.
+// v1 counterpart and are Switchboard's own. v1's HDR histograms are not
+// measured and are left out rather than reported as zero.
 var v16Metrics = sortedCounters([]nodeCounter{
 	{"node_num_clients", (*pb.NodeInfo).GetNumSessions},
 	{"node_num_unique_clients", (*pb.NodeInfo).GetNumUsers},
 	{"node_num_channels", (*pb.NodeInfo).GetNumChannels},
 	{"node_num_goroutine", (*pb.NodeInfo).GetNumGoroutines},
 	{"node_memory_sys", (*pb.NodeInfo).GetMemorySysBytes},
+	{"node_cpu_usage", (*pb.NodeInfo).GetCpuUsagePercent},
 	{"node_uptime_seconds", (*pb.NodeInfo).GetUptimeSeconds},
 	{"node_num_client_msg_published", (*pb.NodeInfo).GetNumPublished},
+	{"http_api_num_requests", (*pb.NodeInfo).GetNumApiRequests},
 	{"client_num_msg_sent", (*pb.NodeInfo).GetNumDelivered},
+	{"client_bytes_in", (*pb.NodeInfo).GetBytesClientIn},
+	{"client_bytes_out", (*pb.NodeInfo).GetBytesClientOut},
 	{"node_num_subscriptions", (*pb.NodeInfo).GetNumSubscriptions},
 	{"node_num_slow_consumers", (*pb.NodeInfo).GetNumSlowConsumers},
 })
 
-// flatMetrics are the pre-1.6 top-level keys, in the v1 documentation's order. Why both
-// forms: the v1 docs show only this flat node, and the docs were
-// never updated, so monitoring written from them reads these keys; tools
-// written against v1.6–1.8 servers read "metrics". JSON readers ignore keys
-// they do not know, so one object serves both. Flat keys the contract cannot
-// fill (gomaxprocs, num_cpu, num_msg_queued, num_api_requests,
-// num_client_requests, bytes_client_in/out, cpu_usage) are omitted.
+// flatMetrics are the pre-1.6 top-level keys, in the order of the v1
+// documentation's node (the seed). Why both forms: the v1 docs show only
+// this flat node, and the docs were never updated, so monitoring written
+// from them reads these keys; tools written against v1.6–1.8 servers read
+// "metrics". JSON readers ignore keys they do not know, so one object
+// serves both. num_msg_queued counts events queued to subscription streams
+// (v1: to client queues), num_msg_sent those delivered to them.
 var flatMetrics = []nodeCounter{
 	{"num_goroutine", (*pb.NodeInfo).GetNumGoroutines},
 	{"num_clients", (*pb.NodeInfo).GetNumSessions},
 	{"num_unique_clients", (*pb.NodeInfo).GetNumUsers},
 	{"num_channels", (*pb.NodeInfo).GetNumChannels},
+	{"gomaxprocs", func(n *pb.NodeInfo) uint64 { return uint64(n.GetGomaxprocs()) }},
+	{"num_cpu", func(n *pb.NodeInfo) uint64 { return uint64(n.GetNumCpu()) }},
 	{"num_msg_published", (*pb.NodeInfo).GetNumPublished},
+	{"num_msg_queued", (*pb.NodeInfo).GetNumDelivered},
 	{"num_msg_sent", (*pb.NodeInfo).GetNumDelivered},
+	{"num_api_requests", (*pb.NodeInfo).GetNumApiRequests},
+	{"num_client_requests", (*pb.NodeInfo).GetNumClientRequests},
+	{"bytes_client_in", (*pb.NodeInfo).GetBytesClientIn},
+	{"bytes_client_out", (*pb.NodeInfo).GetBytesClientOut},
 	{"memory_sys", (*pb.NodeInfo).GetMemorySysBytes},
+	{"cpu_usage", (*pb.NodeInfo).GetCpuUsagePercent},
 }
 
 func sortedCounters(cs []nodeCounter) []nodeCounter {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,8 +176,12 @@ var volatile = []struct {
 	repl string
 }{
 	{regexp.MustCompile(`"uid":"[^"]*","version":"[^"]*","name":"[^"]*","started_at":\d+`), `"uid":"NODE","version":"V","name":"NAME","started_at":0`},
-	{regexp.MustCompile(`("(?:node|client|num|memory)_[a-z_]*"):\d+`), `$1:0`},
+	{regexp.MustCompile(`("(?:node|client|num|memory|http|bytes|cpu)_[a-z_]*"|"gomaxprocs"):\d+`), `$1:0`},
+	{timestamp, `"timestamp":"T"`},
 }
+
+// timestamp is a history entry's "timestamp", the unix seconds as a string.
+var timestamp = regexp.MustCompile(`"timestamp":"(\d+)"`)
 
 func mask(s string) string {
 	for _, v := range volatile {
@@ -321,12 +326,20 @@ func TestFaceNamespaces(t *testing.T) {
 	}
 
 	// History keeps history_size messages, newest first.
+	before := time.Now().Unix()
 	api(t, srv, `[{"method":"publish","params":{"channel":"hist:x","data":1,"uid":"a"}},`+
 		`{"method":"publish","params":{"channel":"hist:x","data":2,"uid":"b"}},`+
 		`{"method":"publish","params":{"channel":"hist:x","data":3,"uid":"c"}}]`)
 	got := api(t, srv, `{"method":"history","params":{"channel":"hist:x"}}`)
+	// Each entry carries its publication time as v1's "timestamp".
+	for _, m := range timestamp.FindAllStringSubmatch(got, -1) {
+		if ts, _ := strconv.ParseInt(m[1], 10, 64); ts < before || ts > time.Now().Unix() {
+			t.Fatalf("history timestamp %s, want the publication time (%d or later)", m[1], before)
+		}
+	}
+	got = timestamp.ReplaceAllString(got, `"timestamp":"T"`)
 	want := `[{"method":"history","error":null,"body":{"channel":"hist:x","data":[` +
-		`{"uid":"c","channel":"hist:x","data":3},{"uid":"b","channel":"hist:x","data":2}]}}]`
+		`{"uid":"c","timestamp":"T","channel":"hist:x","data":3},{"uid":"b","timestamp":"T","channel":"hist:x","data":2}]}}]`
 	if got != want {
 		t.Fatalf("history\n got %s\nwant %s", got, want)
 	}

@@ -140,6 +140,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(w, statusBadCommand)
 		return
 	}
+	countRequest()
 	replies := make([]Reply, len(cmds))
 	for i, cmd := range cmds {
 		// In order, one at a time: a batch is a sequence (v1 §5).

@@ -121,6 +121,9 @@ func (h *Handler) runQueueItem(ctx context.Context, key string, item []byte) {
 	if err != nil {
 		h.log.Warn("redis api queue: dropped undecodable command", "key", key, "err", err)
 	}
+	if len(cmds) > 0 {
+		countRequest()
+	}
 	for _, cmd := range cmds {
 		if !queueMethods[cmd.Method] {
 			h.log.Debug("redis api queue: method ignored", "key", key, "method", cmd.Method)

@@ -152,39 +152,3 @@ func postJSON(t *testing.T, url, body string, headers map[string]string) {
 		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, b)
 	}
 }
-
-// DRP's Basic logins are AdminService logins: they appear on the stream,
-// and an account that needs TOTP cannot log in with a password alone.
-func TestDRPLoginIsAdminLogin(t *testing.T) {
-	s := start(t, nil)
-	c := open(t, s, "allowList=4153,4154")
-	basic := func(user, pass string) int {
-		t.Helper()
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.HTTPURL+"/api/v3/events", strings.NewReader(`{"Type":"machines","Action":"update","Key":"m1","Object":{"d":2}}`))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp.StatusCode
-	}
-	if code := basic(adminUser, "nope"); code != http.StatusForbidden {
-		t.Fatalf("wrong password: %d", code)
-	}
-	if ev := readEvent(t, c); ev.Type != streamable.AdminLoginFailed || ev.Actor != adminUser || ev.ResourceID != "/api/v3/events" {
-		t.Fatalf("DRP failure reached the stream as %+v", ev)
-	}
-	if code := basic(hashedUser, hashedPass); code/100 != 2 {
-		t.Fatalf("bcrypt account: %d", code)
-	}
-	if ev := readEvent(t, c); ev.Type != streamable.AdminLogin || ev.Actor != hashedUser {
-		t.Fatalf("DRP login reached the stream as %+v", ev)
-	}
-	if code := basic(totpUser, totpPass); code != http.StatusForbidden {
-		t.Fatalf("TOTP account with a password alone: %d", code)
-	}
-}

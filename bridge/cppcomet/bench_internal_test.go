@@ -10,7 +10,7 @@ import (
 )
 
 // BenchmarkEncodePipeEvent is the per-event cost of the comet wire format
-// (4.x and 3.x clients), paid once per event and pipe, not per socket.
+// (4.x, 3.x and 1.x clients), paid once per event and pipe, not per socket.
 func BenchmarkEncodePipeEvent(b *testing.B) {
 	ev := &pb.Event{
 		Channel: "web_chat", Name: "message",
@@ -19,15 +19,11 @@ func BenchmarkEncodePipeEvent(b *testing.B) {
 		Publisher: &pb.Publisher{User: "42"},
 	}
 	now := time.Now()
-	for _, legacy := range []bool{false, true} {
-		name := "v4"
-		if legacy {
-			name = "v3"
-		}
+	for gen, name := range map[Generation]string{Gen4: "v4", Gen3: "v3", Gen1: "v1"} {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				encodePipeEvent(ev, legacy, now)
+				encodePipeEvent(ev, gen, now)
 			}
 		})
 	}

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
@@ -36,7 +38,7 @@ type socket struct {
 	h          *Handler
 	ws         *wsconn.Conn
 	params     Params
-	legacy     bool
+	gen        Generation
 	tenant     string
 	authorized bool
 	user       string // decimal user id when authorized, else ""
@@ -61,7 +63,7 @@ func newSocket(h *Handler, ws *wsconn.Conn, p Params) *socket {
 		h:      h,
 		ws:     ws,
 		params: p,
-		legacy: p.Legacy(),
+		gen:    p.Generation(),
 		tenant: p.Tenant(),
 		subs:   make(map[string]func()),
 	}
@@ -95,7 +97,11 @@ func (s *socket) serve(life context.Context) {
 		s.user = strconv.FormatInt(s.userID, 10)
 	}
 
-	unlock := s.h.userLock.lock(s.tenant, s.user)
+	if s.authorized {
+		s.recordSeen()
+	}
+	// The core announces the session, and the user's coming online, to
+	// every face and node (user_status_<id> pipes, §3.6).
 	ctx, cancel = s.rpcContext()
 	resp, closeSession, err := s.h.router.Connect(ctx, &pb.Session{
 		User:   s.user,
@@ -105,7 +111,6 @@ func (s *socket) serve(life context.Context) {
 	}, s, control.DrainQueue()) // comet shows queued `msg` events after login (§3.2, §3.5)
 	cancel()
 	if err != nil {
-		unlock()
 		log.Error("session connect failed", "err", err)
 		s.ws.CloseNow()
 		drain(s.ws)
@@ -114,15 +119,11 @@ func (s *socket) serve(life context.Context) {
 	s.session = resp.GetSession().GetId()
 	defer s.teardown(closeSession)
 
-	s.ws.Send(encodeServerInfo(s.authorized, s.serverInfoHash(method, log), s.h.server, s.legacy, s.h.now()))
+	s.ws.Send(encodeServerInfo(s.authorized, s.serverInfoHash(method, log), s.h.server, s.gen, s.h.now()))
 	for _, ev := range resp.GetQueued() {
-		s.ws.Send(encodeDirected(ev, true, s.legacy, s.h.now()))
+		s.ws.Send(encodeDirected(ev, true, s.gen, s.h.now()))
 	}
 	s.setReady()
-	if s.authorized {
-		s.userArrived()
-	}
-	unlock()
 	s.readLoop()
 }
 
@@ -170,7 +171,7 @@ func (s *socket) readLoop() {
 
 // sendError sends a protocol error, and hangs up when the error says so.
 func (s *socket) sendError(perr *ProtocolError) {
-	s.ws.Send(encodeError(perr, s.legacy, s.h.now()))
+	s.ws.Send(encodeError(perr, s.gen, s.h.now()))
 	if perr.Close {
 		s.ws.CloseNow()
 	}
@@ -207,8 +208,9 @@ func (s *socket) sendDirected(frame []byte) {
 	s.ws.Send(frame)
 }
 
-// teardown ends everything the connection started: subscriptions (with
-// their track_ announcements), the session, and the user's online state.
+// teardown ends everything the connection started: subscriptions and the
+// session. Closing the session is what the core announces as the leaves of
+// its track_ pipes and, for the user's last session, as offline.
 func (s *socket) teardown(closeSession func()) {
 	s.subMu.Lock()
 	s.ended = true
@@ -216,12 +218,10 @@ func (s *socket) teardown(closeSession func()) {
 	// The session's Close removes its presence everywhere: no Leave here.
 	s.dropLocked(pipes, false)
 	s.subMu.Unlock()
-	unlock := s.h.userLock.lock(s.tenant, s.user)
-	defer unlock()
-	closeSession()
 	if s.authorized {
-		s.userLeft()
+		s.recordSeen() // before the session goes: offline comes with a last-seen time
 	}
+	closeSession()
 }
 
 // Disconnect implements control.Handler: the server ends the connection.
@@ -245,7 +245,7 @@ func (s *socket) Unsubscribe(channel string) {
 // Deliver implements control.Handler: a directed event (§3.5 personal
 // message), shown on its channel (`msg` unless the sender named another).
 func (s *socket) Deliver(ev *pb.Event) {
-	s.sendDirected(encodeDirected(ev, false, s.legacy, s.h.now()))
+	s.sendDirected(encodeDirected(ev, false, s.gen, s.h.now()))
 }
 
 // pipeSink is one socket's membership in a pipe's fan-out group.
@@ -265,12 +265,20 @@ func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
 func (s *socket) closeShutdown() { s.ws.Close(websocket.StatusGoingAway, reasonShutdown) }
 
 // UpstreamClosed implements fanout.Sink: without its stream the pipe is
-// dead, so the connection is dropped and the client reconnects.
+// dead, so the connection is dropped and the client reconnects. That holds
+// for a stream that ended because events were lost (DATA_LOSS, README
+// "Operations"): the messages before the loss are written first, then TCP
+// is dropped without a close frame, the one close after which
+// CometServerApi.js reconnects; the page resyncs with pipe_log.
 func (k pipeSink) UpstreamClosed(err error) {
 	if k.s.h.deps.Lifetime().Err() != nil {
 		k.s.closeShutdown() // the stream ended because the process stops
 		return
 	}
-	k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
+	if status.Code(err) == codes.DataLoss {
+		k.s.h.log.Warn("events lost upstream; dropping connection", "session", k.s.session, "err", err)
+	} else {
+		k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)
+	}
 	k.s.ws.CloseNow()
 }

@@ -10,17 +10,22 @@
 //	              through the process's control router, asking for the offline
 //	              queue); serverInfo first (§3.2), queued `msg` events, then
 //	              the read loop
-//	userlock.go   one user's online/offline transitions are serialized per node
+//	lifecycle.go  user_status_ and track_ pipes show the core's lifecycle
+//	              events (sys:users, sys:subscriptions), decided once for
+//	              the cluster
 //	parse.go      one frame → one typed command or a typed protocol error (§3.3)
 //	translate.go  command → HubService / SessionService / UserService calls
-//	encode.go     event or reply → one JSON frame, keys in alphabetical order (§3.1)
+//	encode.go     event or reply → one JSON frame, keys in alphabetical order (§3.1),
+//	              in the client generation the `v` parameter names (Generation)
 //	errors.go     protocol error texts (§3.4) and the gRPC code → error table
 //
 // Subscriptions use the shared fan-out: one upstream stream per (tenant,
 // pipe, client generation) for the whole process, each event encoded once
 // and the same frame queued on every socket (sender exclusion happens per
-// socket in the sink). Presence for pipe_count, track_pipe_users and
-// track_* announcements goes through SessionService.Join/Leave.
+// socket in the sink). Presence for pipe_count and track_pipe_users goes
+// through SessionService.Join/Leave; the core announces those joins and
+// leaves, and users coming online and going offline, on its sys: channels,
+// which the face never decides itself.
 //
 // The face must not import services/ (it is a client of the contract only),
 // must never let client input crash or stall the process, and must never

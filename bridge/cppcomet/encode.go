@@ -2,6 +2,7 @@ package cppcomet
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -32,7 +33,8 @@ const (
 	eventUndefined     = "undefined" // an event without a name (§3.3, JS client)
 	trackUsersInfo     = "answer for track_pipe_users"
 	legacyAPIData      = "for major_version < 4"
-	legacyMajorVersion = 4
+	legacyMajorVersion = 4 // below: Gen3 or Gen1 frames
+	base64MajorVersion = 2 // below: Gen1 frames
 )
 
 // envelope is every server message (§3.1). The fields are declared in
@@ -50,6 +52,7 @@ type envelope struct {
 	Marker          string `json:"marker,omitempty"`
 	MessageSendTime *int64 `json:"message_send_time,omitempty"`
 	Pipe            string `json:"pipe"`
+	PipeName        string `json:"pipe_name,omitempty"`
 	Server          string `json:"server,omitempty"`
 	UserID          *int64 `json:"user_id,omitempty"`
 }
@@ -99,19 +102,47 @@ type (
 	}
 )
 
-// marshal writes one message as one frame. For clients older than 4.0 it
-// applies comet-server's version shim (§3.1): `event_name` and `api_data`
-// are added and an object or array `data` becomes its JSON text, except on
-// pipe `msg`.
-func marshal(env envelope, legacy bool) []byte {
-	if legacy {
+// marshal writes one message as one frame in the client's generation.
+// Below 4.0 it applies comet-server's version shim (§3.1): `event_name` and
+// `api_data` are added and an object or array `data` becomes its JSON text,
+// except on pipe `msg`; `pipe_name` repeats `pipe` under its pre-4.0 name
+// (seed). Gen1 clients get `data` base64-encoded instead (see Gen1);
+// serverInfo is read before any decoding and stays as it is.
+func marshal(env envelope, gen Generation) []byte {
+	switch gen {
+	case Gen3:
 		env.EventName = env.Event
 		env.APIData = legacyAPIData
+		env.PipeName = env.Pipe
 		if _, isString := env.Data.(string); !isString && env.Pipe != pipeMsg {
 			env.Data = string(encodeJSON(env.Data))
 		}
+	case Gen1:
+		env.APIData = legacyAPIData
+		env.PipeName = env.Pipe
+		if env.Authorized == nil {
+			env.Data = base64Payload(env.Data, env.Event)
+		}
 	}
 	return encodeJSON(env)
+}
+
+// base64Payload is a Gen1 `data`: the base64 of {"data":<value>,
+// "event_name":<event>}. A string value that holds JSON is embedded as that
+// JSON, as the page once sent it; other strings stay strings.
+func base64Payload(data any, event string) string {
+	var value any = data
+	if s, ok := data.(string); ok {
+		value = s
+		if json.Valid([]byte(s)) {
+			value = json.RawMessage(s)
+		}
+	}
+	inner := encodeJSON(struct {
+		Data      any    `json:"data"`
+		EventName string `json:"event_name"`
+	}{value, event})
+	return base64.StdEncoding.EncodeToString(inner)
 }
 
 // encodeJSON is json.Marshal without HTML escaping (comet-server writes
@@ -170,19 +201,17 @@ func eventName(name string) string {
 }
 
 // encodePipeEvent is the frame of a channel event for subscribers of its
-// pipe; nil means comet clients do not see the event. It is the fan-out
-// Encoder of this face, called once per event per client generation.
-func encodePipeEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
+// pipe; nil means comet clients do not see the event. The fan-out Encoder
+// (encodeEvent, lifecycle.go) calls it once per event per client generation.
+// Join and leave events in the channel itself (namespaces with join_leave)
+// are not shown: comet's track_ announcements come from the core's
+// lifecycle events (lifecycle.go), and other pipes have none (§3.6).
+func encodePipeEvent(ev *pb.Event, gen Generation, now time.Time) []byte {
 	switch ev.GetKind() {
 	case pb.EventKind_EVENT_KIND_JOIN, pb.EventKind_EVENT_KIND_LEAVE:
-		return encodeTrackEvent(ev, legacy, now)
+		return nil
 	}
-	if isUserStatusEvent(ev) {
-		// {"data":"online","event":"online","pipe":"user_status_12"} (§3.6):
-		// no time, no sender.
-		return marshal(envelope{Data: ev.GetName(), Event: ev.GetName(), Pipe: ev.GetChannel()}, legacy)
-	}
-	return marshal(pipeEnvelope(ev, now), legacy)
+	return marshal(pipeEnvelope(ev, now), gen)
 }
 
 // pipeEnvelope is a pipe message (§3.3 web_pipe2 delivery shape).
@@ -196,51 +225,24 @@ func pipeEnvelope(ev *pb.Event, now time.Time) envelope {
 	}
 }
 
-// isUserStatusEvent tells the online/offline announcements of user_status_
-// pipes, which this face publishes without a publisher.
-func isUserStatusEvent(ev *pb.Event) bool {
-	return strings.HasPrefix(ev.GetChannel(), prefixUserStatus) &&
-		(ev.GetName() == eventOnline || ev.GetName() == eventOffline) &&
-		ev.GetPublisher().GetUser() == "" &&
-		(ev.GetData() == `"`+ev.GetName()+`"`)
-}
-
-// encodeTrackEvent is a track_* subscription/unsubscription announcement
-// (§3.6). Only the face's own announcements (named subscription or
-// unsubscription, on track_ pipes) are shown: the hub's generic join/leave
-// events would double them when join_leave is on, and other pipes have no
-// such events in the protocol.
-func encodeTrackEvent(ev *pb.Event, legacy bool, now time.Time) []byte {
-	name := ev.GetName()
-	if !strings.HasPrefix(ev.GetChannel(), prefixTrack) || (name != eventSubscribe && name != eventUnsubscribe) {
-		return nil
-	}
-	var who trackUser
-	if json.Unmarshal([]byte(ev.GetData()), &who) != nil {
-		who = trackUser{UserID: cometUserID(ev.GetPublisher().GetUser())}
-	}
-	return marshal(envelope{
-		Data:            who,
-		Event:           name,
-		MessageSendTime: ptr(seconds(ev, now)),
-		Pipe:            ev.GetChannel(),
-	}, legacy)
-}
-
-// encodeHistory is one pipe_log replay message: the pipe message plus
-// fromQueue (4.x) and history + marker (3.x), which both client
-// generations accept (§3.3 pipe_log).
-func encodeHistory(ev *pb.Event, marker string, legacy bool, now time.Time) []byte {
+// encodeHistory is one pipe_log replay message: the pipe message with
+// fromQueue. Only clients below 4.0 get the request's marker and history
+// (§3.3 pipe_log): a 4.x client drops every pipe message whose marker is
+// set and is not its own tab id, and pipe_log sends a fresh random marker,
+// so an echoed marker would reach no callback.
+func encodeHistory(ev *pb.Event, marker string, gen Generation, now time.Time) []byte {
 	env := pipeEnvelope(ev, now)
 	env.FromQueue = true
-	env.History = true
-	env.Marker = marker
-	return marshal(env, legacy)
+	if gen != Gen4 {
+		env.History = true
+		env.Marker = marker
+	}
+	return marshal(env, gen)
 }
 
 // encodeDirected is a personal message (§3.5): live ones carry no time,
 // queued ones replayed after login carry fromQueue and their queued time.
-func encodeDirected(ev *pb.Event, queued, legacy bool, now time.Time) []byte {
+func encodeDirected(ev *pb.Event, queued bool, gen Generation, now time.Time) []byte {
 	pipe := ev.GetChannel()
 	if pipe == "" {
 		pipe = pipeMsg
@@ -250,12 +252,12 @@ func encodeDirected(ev *pb.Event, queued, legacy bool, now time.Time) []byte {
 		env.FromQueue = true
 		env.MessageSendTime = ptr(seconds(ev, now))
 	}
-	return marshal(env, legacy)
+	return marshal(env, gen)
 }
 
 // encodeServerInfo is the first message of every connection (§3.2); data
 // is always a string, the JS client calls replace() on it.
-func encodeServerInfo(authorized bool, hash, server string, legacy bool, now time.Time) []byte {
+func encodeServerInfo(authorized bool, hash, server string, gen Generation, now time.Time) []byte {
 	return marshal(envelope{
 		Authorized:      ptr(authorized),
 		Data:            hash,
@@ -263,33 +265,33 @@ func encodeServerInfo(authorized bool, hash, server string, legacy bool, now tim
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeSys,
 		Server:          server,
-	}, legacy)
+	}, gen)
 }
 
 // encodeAnswerTo is the sender's delivery report of a web_pipe2 message.
-func encodeAnswerTo(pipe, message string, delivered int64, legacy bool, now time.Time) []byte {
+func encodeAnswerTo(pipe, message string, delivered int64, gen Generation, now time.Time) []byte {
 	return marshal(envelope{
 		Data:            answerData{Message: message, NumberMessages: delivered},
 		Event:           eventAnswer,
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeAnswerTo + pipe,
-	}, legacy)
+	}, gen)
 }
 
 // encodePipeCount answers pipe_count in the documented object form
 // {"user_in_pipe": n}, which the JS docs read as res.data.user_in_pipe.
-func encodePipeCount(n int64, marker string, legacy bool, now time.Time) []byte {
+func encodePipeCount(n int64, marker string, gen Generation, now time.Time) []byte {
 	return marshal(envelope{
 		Data:            pipeCountData{UserInPipe: n},
 		Event:           eventUserInPipe,
 		Marker:          marker,
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeAnswerCount,
-	}, legacy)
+	}, gen)
 }
 
 // encodeTrackUsers answers track_pipe_users; data is always an array.
-func encodeTrackUsers(users []trackUser, marker string, legacy bool, now time.Time) []byte {
+func encodeTrackUsers(users []trackUser, marker string, gen Generation, now time.Time) []byte {
 	if users == nil {
 		users = []trackUser{}
 	}
@@ -300,33 +302,33 @@ func encodeTrackUsers(users []trackUser, marker string, legacy bool, now time.Ti
 		Marker:          marker,
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeAnswer,
-	}, legacy)
+	}, gen)
 }
 
 // encodeUserStatus answers user_status: seconds since the user was last
 // online (0 while online, -1 when never seen), in both fields.
-func encodeUserStatus(userID, sinceOnline int64, legacy bool, now time.Time) []byte {
+func encodeUserStatus(userID, sinceOnline int64, gen Generation, now time.Time) []byte {
 	return marshal(envelope{
 		Data:            userStatusData{Data: sinceOnline, LastOnlineTime: sinceOnline},
 		Event:           prefixUserStatus + strconv.FormatInt(userID, 10),
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeAnswerStatus,
-	}, legacy)
+	}, gen)
 }
 
 // encodeUserData answers user_data.
-func encodeUserData(userID int64, data, marker string, legacy bool, now time.Time) []byte {
+func encodeUserData(userID int64, data, marker string, gen Generation, now time.Time) []byte {
 	return marshal(envelope{
 		Data:            userDataData{UserData: data, UserID: userID},
 		Event:           eventAnswer,
 		Marker:          marker,
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeAnswer,
-	}, legacy)
+	}, gen)
 }
 
 // encodeError is a protocol error message on pipe sys (§3.4).
-func encodeError(e *ProtocolError, legacy bool, now time.Time) []byte {
+func encodeError(e *ProtocolError, gen Generation, now time.Time) []byte {
 	var data any
 	switch e.Shape {
 	case shapeCode:
@@ -338,17 +340,20 @@ func encodeError(e *ProtocolError, legacy bool, now time.Time) []byte {
 	default:
 		data = errorMessagesData{Error: e.Text, NumberMessages: -1}
 	}
-	return marshal(envelope{Data: data, Event: eventError, MessageSendTime: ptr(now.Unix()), Pipe: pipeSys}, legacy)
+	return marshal(envelope{Data: data, Event: eventError, MessageSendTime: ptr(now.Unix()), Pipe: pipeSys}, gen)
 }
 
 // encodeHandshakeError is the one message sent before hanging up on a bad
-// URL or Origin (§2). The client version is not known yet, so the <4 shim
-// always applies and data is a JSON string.
+// URL or Origin (§2). The client version is not known yet, so comet-server's
+// <4 shim always applies and data is a JSON string (no pipe_name: the frame
+// is comet-server's own, byte for byte).
 func encodeHandshakeError(e *HandshakeError, now time.Time) []byte {
-	return marshal(envelope{
-		Data:            handshakeErrorData{Error: e.Text, ErrorCode: e.Code, Info: handshakeInfo},
+	return encodeJSON(envelope{
+		APIData:         legacyAPIData,
+		Data:            string(encodeJSON(handshakeErrorData{Error: e.Text, ErrorCode: e.Code, Info: handshakeInfo})),
 		Event:           eventError,
+		EventName:       eventError,
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeSys,
-	}, true)
+	})
 }

@@ -1,6 +1,8 @@
 package cppcomet_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,21 +54,42 @@ func TestHandshakeErrors(t *testing.T) {
 	}
 }
 
-func TestOriginAllowList(t *testing.T) {
-	h := start(t, func(c *app.Config) { c.CppComet.OriginAllow = []string{"example.com"} })
+// TestOrigins: the origin rule of every websocket face (allowed_origins:
+// no Origin, this server's host, or a listed pattern), narrowed by
+// cppcomet.origin_allow; a refused page gets error 423 and is dropped.
+func TestOrigins(t *testing.T) {
+	self := "self" // stands for this server's own http://host:port
 	for _, tt := range []struct {
-		origin string
-		ok     bool
+		name            string
+		allowed, narrow []string
+		origin          string
+		ok              bool
 	}{
-		{"https://example.com", true},
-		{"http://example.com:8080", true},
-		{"example.com", true},
-		{"https://evil.example.org", false},
-		{"", false},
+		{"default: no Origin", nil, nil, "", true},
+		{"default: same host", nil, nil, self, true},
+		{"default: another site", nil, nil, "https://app.example.com", false},
+		{"listed", []string{"app.example.com"}, nil, "https://app.example.com", true},
+		{"listed pattern", []string{"*.example.com"}, nil, "https://x.example.com", true},
+		{"not listed", []string{"app.example.com"}, nil, "https://evil.example.com", false},
+		{"narrowed: allowed host", []string{"*"}, []string{"example.com"}, "https://example.com", true},
+		{"narrowed: with port", []string{"*"}, []string{"example.com"}, "http://example.com:8080", true},
+		{"narrowed: without scheme", []string{"*"}, []string{"example.com"}, "example.com", true},
+		{"narrowed: other host", []string{"*"}, []string{"example.com"}, "https://evil.example.org", false},
+		{"narrowed: no Origin", []string{"*"}, []string{"example.com"}, "", false},
+		{"narrowing never widens", nil, []string{"example.com"}, "https://example.com", false},
+		{"narrowing the same host", nil, []string{"http://127.0.0.1"}, self, true},
 	} {
-		t.Run(tt.origin, func(t *testing.T) {
+		t.Run(tt.name, func(t *testing.T) {
+			h := start(t, func(c *app.Config) {
+				c.AllowedOrigins = tt.allowed
+				c.CppComet.OriginAllow = tt.narrow
+			})
 			header := http.Header{}
-			if tt.origin != "" {
+			switch tt.origin {
+			case "":
+			case self:
+				header.Set("Origin", h.HTTPURL)
+			default:
 				header.Set("Origin", tt.origin)
 			}
 			c := h.dialRaw(t, cometPath("undefined", 0, 0, "4.08", "o"), header)
@@ -263,6 +286,29 @@ func TestHistoryReplay(t *testing.T) {
 	}
 	golden(t, "pipe_log", frames[0], frames[98])
 	c.sync() // nothing more came
+	// CometServerApi.js 4.x (subscription_callBack) drops a pipe message
+	// whose marker is set and is not the tab's own id; get_pipe_log sends
+	// a fresh random marker, so replays must carry none.
+	for _, f := range frames {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(f), &m); err != nil {
+			t.Fatal(err)
+		}
+		if _, has := m["marker"]; has {
+			t.Fatalf("4.x replay %s carries a marker: the 4.x client would drop it", f)
+		}
+	}
+
+	// 3.x pages match the replay to their request by marker (their
+	// get_pipe_log waits for that marker) and read history:true.
+	old := s.dialRaw(t, cometPath("undefined", 0, 0, "3.25", "hist3"), nil)
+	old.read() // serverInfo
+	old.send("pipe_log\nweb_log\nmark3\n")
+	frames = frames[:0]
+	for range 99 {
+		frames = append(frames, old.readNorm())
+	}
+	golden(t, "pipe_log_legacy", frames[0], frames[98])
 
 	// A pipe with no messages gets no reply.
 	c.send("pipe_log\nweb_empty\nmark2\n")
@@ -403,6 +449,9 @@ func TestTenants(t *testing.T) {
 	}
 }
 
+// TestLegacyClient: the frames of pages on the 3.x API (v 2 to 3): the
+// <4 shim plus `pipe_name`, and those of pages before 2.0, whose `data` is
+// base64 (seed: "before 4.0 some messages may be base64-encoded").
 func TestLegacyClient(t *testing.T) {
 	s := start(t, nil)
 	c := s.dialRaw(t, cometPath("undefined", 0, 0, "3.25", "old"), nil)
@@ -412,6 +461,35 @@ func TestLegacyClient(t *testing.T) {
 	count := c.readNorm()
 	s.publish(t, &pb.Event{Channel: "web_old", Name: "e", Data: `{"a":[1, 2]}`, Time: timestamppb.New(fixedTime)})
 	golden(t, "legacy", info, count, c.readNorm())
+
+	old := s.dialRaw(t, cometPath("undefined", 0, 0, "1.90", "older"), nil)
+	info = old.readNorm()
+	old.send("subscription\nweb_old")
+	old.send("pipe_count\nweb_old\nm\n")
+	count = old.readNorm()
+	s.publish(t, &pb.Event{Channel: "web_old", Name: "e2", Data: `{"a":[1, 2]}`, Time: timestamppb.New(fixedTime)})
+	s.publish(t, &pb.Event{Channel: "web_old", Name: "e3", Data: `"not json"`, Time: timestamppb.New(fixedTime)})
+	msg, text := old.readNorm(), old.readNorm()
+	golden(t, "legacy_base64", info, count, msg, text)
+	// What a 1.x page does with each frame: base64-decode data, JSON-parse
+	// it, read .data and .event_name.
+	for _, tt := range []struct{ frame, inner string }{
+		{count, `{"data":{"user_in_pipe":2},"event_name":"user_in_pipe"}`},
+		{msg, `{"data":{"a":[1,2]},"event_name":"e2"}`},
+		{text, `{"data":"not json","event_name":"e3"}`},
+	} {
+		var f struct {
+			Data, Pipe string
+			PipeName   string `json:"pipe_name"`
+		}
+		if err := json.Unmarshal([]byte(tt.frame), &f); err != nil {
+			t.Fatal(err)
+		}
+		inner, err := base64.StdEncoding.DecodeString(f.Data)
+		if err != nil || string(inner) != tt.inner || f.Pipe == "" || f.PipeName != f.Pipe {
+			t.Fatalf("frame %s: data decodes to %s (%v), want %s", tt.frame, inner, err, tt.inner)
+		}
+	}
 }
 
 func TestProtocolErrors(t *testing.T) {
@@ -490,16 +568,35 @@ func TestCrossFace(t *testing.T) {
 		t.Fatalf("first stream message %v %v", m, err)
 	}
 	c := s.login(t, 5, 3, "cross")
-	c.send("web_pipe2\nweb_x\nev\n*\n{\"a\":1}")
-	c.read()
-	m, err := stream.Recv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ev := m.GetEvent()
-	if ev.GetTenant() != "3" || ev.GetChannel() != "web_x" || ev.GetName() != "ev" || ev.GetData() != `"{\"a\":1}"` ||
-		ev.GetPublisher().GetUser() != "5" || ev.GetPublisher().GetClient() == "" {
-		t.Fatalf("canonical event %v", ev)
+	reader := s.anon(t, 3, "reader")
+	reader.subscribe("web_x")
+	// A message text that is a compact JSON object or array (what
+	// JSON.stringify writes) is that JSON value in Event.data; any other
+	// text is a JSON string. Comet pages read back exactly what was sent.
+	for _, tt := range []struct{ message, data string }{
+		{`{"a":1,"b":[true,null]}`, `{"a":1,"b":[true,null]}`},
+		{`["x",{"y":"<&>"}]`, `["x",{"y":"<&>"}]`},
+		{`{"a": 1}`, `"{\"a\": 1}"`},
+		{`{"a":1`, `"{\"a\":1"`},
+		{`"quoted"`, `"\"quoted\""`},
+		{`42`, `"42"`},
+		{`plain text`, `"plain text"`},
+	} {
+		c.send("web_pipe2\nweb_x\nev\n*\n" + tt.message)
+		c.read()
+		m, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := m.GetEvent()
+		if ev.GetTenant() != "3" || ev.GetChannel() != "web_x" || ev.GetName() != "ev" || ev.GetData() != tt.data ||
+			ev.GetPublisher().GetUser() != "5" || ev.GetPublisher().GetClient() == "" {
+			t.Fatalf("message %s: canonical event %v, want data %s", tt.message, ev, tt.data)
+		}
+		var back struct{ Data string }
+		if f := reader.read(); json.Unmarshal([]byte(f), &back) != nil || back.Data != tt.message {
+			t.Fatalf("message %s: a comet page read back %s", tt.message, f)
+		}
 	}
 
 	// gRPC/REST → comet: data is a string; a JSON string is unquoted, any

@@ -44,9 +44,13 @@ type Options struct {
 	// accepted with the decimal dev id appended. Empty: JWT logins are off
 	// (auth hashes still work).
 	TokenSecret []byte
-	// OriginAllow turns the Origin check on (§2): the Origin header must
-	// start with one of these hosts, with or without "http://" or
-	// "https://", or the connection gets error 423. Empty: any origin.
+	// OriginPatterns is allowed_origins, the origin rule of every
+	// websocket face (wsconn.CheckOrigin): no Origin, this server's host,
+	// or a listed pattern. A page it refuses gets error 423.
+	OriginPatterns []string
+	// OriginAllow narrows that rule (§2): the Origin header must also start
+	// with one of these hosts, with or without "http://" or "https://", or
+	// the connection gets error 423. Empty: no narrowing.
 	OriginAllow []string
 	// ReadLimit is the largest client frame in bytes (0: DefaultReadLimit).
 	ReadLimit int64
@@ -59,20 +63,19 @@ type Options struct {
 
 // Handler serves the comet-server websocket.
 type Handler struct {
-	deps     bridge.Deps
-	fan      *fanout.Fanout
-	users    pb.UserServiceClient
-	router   *control.Router
-	auth     authenticator
-	opts     Options
-	log      *slog.Logger
-	accept   wsconn.AcceptOptions
-	server   string // serverInfo `server`
-	now      func() time.Time
-	userLock *userLocks
-	// encoders of the two client generations (index: legacy), shared by
+	deps   bridge.Deps
+	fan    *fanout.Fanout
+	users  pb.UserServiceClient
+	router *control.Router
+	auth   authenticator
+	opts   Options
+	log    *slog.Logger
+	accept wsconn.AcceptOptions
+	server string // serverInfo `server`
+	now    func() time.Time
+	// encoders of the client generations (index: Generation), shared by
 	// every fan-out group of that generation.
-	encoders [2]fanout.Encoder
+	encoders [3]fanout.Encoder
 }
 
 // New builds the face from the core's clients (deps.Hub, deps.Fanout),
@@ -110,23 +113,26 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 		opts:   opts,
 		log:    log,
 		accept: wsconn.AcceptOptions{
-			// Comet pages are served from the customer's own domain, never
-			// from the hub's: origins are checked by OriginAllow (error 423
-			// as a message), not refused by the upgrade.
-			OriginPatterns: []string{"*"},
-			ReadLimit:      opts.ReadLimit,
-			QueueSize:      opts.QueueSize,
-			Subprotocols:   []string{subprotocol},
-			Logger:         log,
-			Face:           Face,
+			// The origin rule of every face, narrowed by OriginAllow; a
+			// refused page is upgraded and gets error 423 (§2), which
+			// stops the JS client from reconnecting.
+			OriginPatterns:         opts.OriginPatterns,
+			RefuseOriginInProtocol: true,
+			ReadLimit:              opts.ReadLimit,
+			QueueSize:              opts.QueueSize,
+			Subprotocols:           []string{subprotocol},
+			Logger:                 log,
+			Face:                   Face,
 		},
-		server:   server,
-		now:      time.Now,
-		userLock: newUserLocks(),
+		server: server,
+		now:    time.Now,
 	}
-	for i, legacy := range []bool{false, true} {
-		h.encoders[i] = func(ev *pb.Event) ([]byte, error) {
-			return encodePipeEvent(ev, legacy, h.now()), nil
+	if len(opts.OriginAllow) > 0 {
+		h.accept.OriginFilter = h.originAllowed
+	}
+	for _, gen := range []Generation{Gen4, Gen3, Gen1} {
+		h.encoders[gen] = func(ev *pb.Event) ([]byte, error) {
+			return encodeEvent(ev, gen, h.now()), nil
 		}
 	}
 	return h
@@ -144,13 +150,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	params, perr := ParseURL(r.RequestURI)
 	ws, err := wsconn.Accept(w, r, h.accept)
-	if err != nil {
+	if err != nil && !errors.Is(err, wsconn.ErrOriginRefused) {
 		h.log.Info("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
 	// Errors at this stage are one message, then TCP is dropped (§2).
 	var herr *HandshakeError
-	if !errors.As(perr, &herr) && !h.originAllowed(r.Header.Get("Origin")) {
+	if !errors.As(perr, &herr) && err != nil {
 		herr = errOrigin
 	}
 	if herr != nil {
@@ -164,11 +170,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // originAllowed applies OriginAllow (§2): a prefix match on the Origin
-// header, with or without its scheme.
+// header, with or without its scheme. A request without Origin fails it.
 func (h *Handler) originAllowed(origin string) bool {
-	if len(h.opts.OriginAllow) == 0 {
-		return true
-	}
 	host := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://")
 	for _, allowed := range h.opts.OriginAllow {
 		if allowed == "" {

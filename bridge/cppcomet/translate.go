@@ -1,7 +1,9 @@
 package cppcomet
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -46,8 +48,8 @@ func (s *socket) execute(cmd Command) {
 
 // groupKey names the fan-out group of a pipe: one upstream stream per
 // (tenant, pipe) and client generation, since the generations' frames differ.
-func groupKey(filters []*pb.Filter, legacy bool) string {
-	return fmt.Sprintf("v%t|%s", legacy, fanout.FilterSetKey(filters))
+func groupKey(filters []*pb.Filter, gen Generation) string {
+	return fmt.Sprintf("v%d|%s", gen, fanout.FilterSetKey(filters))
 }
 
 // subscription replaces the pipe set (§3.3). Pipes kept stay subscribed
@@ -89,16 +91,12 @@ func (s *socket) subscription(c Subscription) *ProtocolError {
 		added = append(added, p)
 	}
 	if len(added) > 0 {
+		// The core announces the joins (track_ subscriptions, §3.6).
 		ctx, cancel := s.rpcContext()
 		_, err := s.h.deps.Sessions.Join(ctx, &pb.JoinRequest{SessionId: s.session, Channels: added})
 		cancel()
 		if err != nil {
 			s.h.log.Warn("presence join failed", "session", s.session, "err", err)
-		}
-		for _, p := range added {
-			if strings.HasPrefix(p, prefixTrack) {
-				s.announceTrack(p, eventSubscribe, pb.EventKind_EVENT_KIND_JOIN)
-			}
 		}
 	}
 	if c.TooMany {
@@ -107,13 +105,14 @@ func (s *socket) subscription(c Subscription) *ProtocolError {
 	return perr
 }
 
-// subscribeLocked joins the pipe's fan-out group.
+// subscribeLocked joins the pipe's fan-out group (the pipe, and the
+// lifecycle events it shows: lifecycle.go).
 func (s *socket) subscribeLocked(pipe string) *ProtocolError {
-	filters := []*pb.Filter{{Tenant: s.tenant, Channels: []string{pipe}}}
+	filters := pipeFilters(s.tenant, pipe)
 	ctx, cancel := s.rpcContext()
 	defer cancel()
-	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.legacy),
-		&pb.SubscribeRequest{Filters: filters}, s.h.encoders[boolIndex(s.legacy)], pipeSink{s})
+	stop, err := s.h.fan.Subscribe(ctx, Face, groupKey(filters, s.gen),
+		&pb.SubscribeRequest{Filters: filters}, s.h.encoders[s.gen], pipeSink{s})
 	if err != nil {
 		s.h.log.Warn("subscribe failed", "pipe", pipe, "err", err)
 		return statusError(err, shapeMessages)
@@ -122,24 +121,14 @@ func (s *socket) subscribeLocked(pipe string) *ProtocolError {
 	return nil
 }
 
-func boolIndex(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// dropLocked ends the pipes' subscriptions: track_ pipes announce the
-// unsubscription first, then the fan-out membership and (when leave is
-// set) the presence go.
+// dropLocked ends the pipes' subscriptions: the fan-out memberships go,
+// then (when leave is set) the presence, which the core announces on
+// track_ pipes.
 func (s *socket) dropLocked(pipes []string, leave bool) {
 	if len(pipes) == 0 {
 		return
 	}
 	for _, p := range pipes {
-		if strings.HasPrefix(p, prefixTrack) {
-			s.announceTrack(p, eventUnsubscribe, pb.EventKind_EVENT_KIND_LEAVE)
-		}
 		if stop := s.subs[p]; stop != nil {
 			stop()
 		}
@@ -172,32 +161,8 @@ func (s *socket) unsubscribeOrder(channel string) {
 	s.dropLocked(pipes, true)
 }
 
-// announceTrack publishes a track_* subscription or unsubscription to the
-// pipe's other subscribers (§3.6); the connection's own sink skips it as
-// its publisher.
-func (s *socket) announceTrack(pipe, name string, kind pb.EventKind) {
-	data := encodeJSON(trackUser{UserID: s.userID, UUID: s.params.UUID})
-	s.publish(&pb.Event{
-		Tenant:    s.tenant,
-		Channel:   pipe,
-		Name:      name,
-		Kind:      kind,
-		Data:      string(data),
-		Publisher: &pb.Publisher{User: s.user, Client: s.session},
-	})
-}
-
-// publish sends a face-made event (announcements), logging failures.
-func (s *socket) publish(ev *pb.Event) {
-	ctx, cancel := s.rpcContext()
-	defer cancel()
-	if _, err := s.h.deps.Hub.Publish(ctx, &pb.PublishRequest{Event: ev}); err != nil {
-		s.h.log.Warn("announcement failed", "pipe", ev.GetChannel(), "event", ev.GetName(), "err", err)
-	}
-}
-
 // webPipeEvent is the canonical event of a web_pipe2 message: pipe →
-// channel, event → name, message → data as a JSON string value, sender →
+// channel, event → name, message → data (see messageData), sender →
 // publisher (user hidden for @web_), dev id → tenant.
 func (s *socket) webPipeEvent(c WebPipe) *pb.Event {
 	pub := &pb.Publisher{Client: s.session}
@@ -208,9 +173,26 @@ func (s *socket) webPipeEvent(c WebPipe) *pb.Event {
 		Tenant:    s.tenant,
 		Channel:   c.Pipe,
 		Name:      c.Event,
-		Data:      string(encodeJSON(c.Message)),
+		Data:      messageData(c.Message),
 		Publisher: pub,
 	}
+}
+
+// messageData maps a comet message text onto Event.data, the one rule for
+// every face (README "Face mapping"): a text that is a compact JSON object
+// or array (what JSON.stringify writes) is that JSON value, so services on
+// gRPC, DRP or Centrifugo receive the object; any other text is a JSON
+// string holding it. Either way dataText gives comet pages back exactly
+// the text that was sent.
+func messageData(message string) string {
+	t := strings.TrimSpace(message)
+	if t == message && t != "" && (t[0] == '{' || t[0] == '[') && json.Valid([]byte(t)) {
+		var b bytes.Buffer
+		if json.Compact(&b, []byte(t)) == nil && b.String() == t {
+			return t
+		}
+	}
+	return string(encodeJSON(message))
 }
 
 // webPipe publishes a message and sends the sender its delivery report.
@@ -223,7 +205,7 @@ func (s *socket) webPipe(c WebPipe) *ProtocolError {
 	if _, err := s.h.deps.Hub.Publish(ctx, &pb.PublishRequest{Event: s.webPipeEvent(c)}); err != nil {
 		return statusError(err, shapeMessages)
 	}
-	s.send(encodeAnswerTo(c.Pipe, c.Message, s.otherSubscribers(c.Pipe), s.legacy, s.h.now()))
+	s.send(encodeAnswerTo(c.Pipe, c.Message, s.otherSubscribers(c.Pipe), s.gen, s.h.now()))
 	return nil
 }
 
@@ -266,9 +248,9 @@ func (s *socket) pipeLog(c PipeLog) *ProtocolError {
 	for i := len(events) - 1; i >= 0; i-- {
 		ev := events[i]
 		if ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED {
-			continue // track_ announcements are not messages of the log
+			continue // join/leave announcements are not messages of the log
 		}
-		s.send(encodeHistory(ev, c.Marker, s.legacy, now))
+		s.send(encodeHistory(ev, c.Marker, s.gen, now))
 	}
 	return nil
 }
@@ -281,7 +263,7 @@ func (s *socket) pipeCount(c PipeCount) *ProtocolError {
 	if err != nil {
 		return statusError(err, shapeMessages)
 	}
-	s.send(encodePipeCount(int64(r.GetNumSessions()), c.Marker, s.legacy, s.h.now()))
+	s.send(encodePipeCount(int64(r.GetNumSessions()), c.Marker, s.gen, s.h.now()))
 	return nil
 }
 
@@ -304,7 +286,7 @@ func (s *socket) trackPipeUsers(c TrackPipeUsers) *ProtocolError {
 		}
 		return strings.Compare(a.UUID, b.UUID)
 	})
-	s.send(encodeTrackUsers(users, c.Marker, s.legacy, s.h.now()))
+	s.send(encodeTrackUsers(users, c.Marker, s.gen, s.h.now()))
 	return nil
 }
 
@@ -325,7 +307,7 @@ func (s *socket) userStatus(c UserStatus) *ProtocolError {
 	case r.GetLastSeen() != nil:
 		since = max(int64(now.Sub(r.GetLastSeen().AsTime())/time.Second), 0)
 	}
-	s.send(encodeUserStatus(c.UserID, since, s.legacy, now))
+	s.send(encodeUserStatus(c.UserID, since, s.gen, now))
 	return nil
 }
 
@@ -337,55 +319,16 @@ func (s *socket) userData(c UserData) *ProtocolError {
 	if err != nil {
 		return statusError(err, shapeUserData)
 	}
-	s.send(encodeUserData(c.UserID, r.GetData(), c.Marker, s.legacy, s.h.now()))
+	s.send(encodeUserData(c.UserID, r.GetData(), c.Marker, s.gen, s.h.now()))
 	return nil
 }
 
-// userArrived records an authorized user's connection and, when it is the
-// user's only session in the cluster, announces `online` on
-// user_status_<id> (§3.6).
-func (s *socket) userArrived() {
-	s.recordSeen()
-	if n, ok := s.userSessions(); ok && n == 1 {
-		s.announceStatus(eventOnline)
-	}
-}
-
-// userLeft records when the user was last online and, when no session of
-// the user is left anywhere, announces `offline`.
-func (s *socket) userLeft() {
-	s.recordSeen()
-	if n, ok := s.userSessions(); ok && n == 0 {
-		s.announceStatus(eventOffline)
-	}
-}
-
+// recordSeen records that the user is online now (UserService), so that
+// user_status answers how long ago the user was last seen (§3.6).
 func (s *socket) recordSeen() {
 	ctx, cancel := s.rpcContext()
 	defer cancel()
 	if _, err := s.h.users.RecordSeen(ctx, &pb.RecordSeenRequest{Tenant: s.tenant, User: s.user}); err != nil {
 		s.h.log.Warn("record seen failed", "user", s.user, "err", err)
 	}
-}
-
-// userSessions counts the user's sessions cluster-wide (core knowledge).
-func (s *socket) userSessions() (uint32, bool) {
-	ctx, cancel := s.rpcContext()
-	defer cancel()
-	r, err := s.h.users.UserStatus(ctx, &pb.UserStatusRequest{Tenant: s.tenant, User: s.user})
-	if err != nil {
-		s.h.log.Warn("user status failed", "user", s.user, "err", err)
-		return 0, false
-	}
-	return r.GetNumSessions(), true
-}
-
-// announceStatus publishes online/offline on user_status_<id>.
-func (s *socket) announceStatus(name string) {
-	s.publish(&pb.Event{
-		Tenant:  s.tenant,
-		Channel: prefixUserStatus + s.user,
-		Name:    name,
-		Data:    strconv.Quote(name),
-	})
 }

@@ -35,8 +35,37 @@ func (p Params) Tenant() string {
 	return strconv.FormatInt(p.DevID, 10)
 }
 
+// Generation is the client API generation a page speaks, told by the `v`
+// URL parameter. Frames differ by generation (§3.1; seed "before 4.0"):
+type Generation uint8
+
+const (
+	// Gen4 (v 4 and above): the frames of comet-server 4.x.
+	Gen4 Generation = iota
+	// Gen3 (v 2 to 3): comet-server's <4 version shim plus the pre-4.0
+	// field names the seed lists: `event_name`, `pipe_name`, `api_data`,
+	// `data` always a string; pipe_log replays carry `marker` and `history`.
+	Gen3
+	// Gen1 (v below 2): as Gen3, but `data` is the base64 of
+	// {"data":<value>,"event_name":<event>} and there is no top-level
+	// `event_name`, which is what JS clients before 2.0 decode.
+	Gen1
+)
+
+// Generation tells the client's API generation from its version.
+func (p Params) Generation() Generation {
+	switch {
+	case p.Major >= legacyMajorVersion:
+		return Gen4
+	case p.Major >= base64MajorVersion:
+		return Gen3
+	default:
+		return Gen1
+	}
+}
+
 // Legacy reports whether the client needs the <4 version shim (§3.1).
-func (p Params) Legacy() bool { return p.Major < legacyMajorVersion }
+func (p Params) Legacy() bool { return p.Generation() != Gen4 }
 
 // ParseURL reads the parameters from a raw request URI such as
 // "/ws/sesion=KEY&myid=5&devid=0&v=4.08&uuid=U&api=js". Values are taken

@@ -99,3 +99,16 @@ func TestParamsTenantAndLegacy(t *testing.T) {
 		}
 	}
 }
+
+func TestParamsGeneration(t *testing.T) {
+	for _, tt := range []struct {
+		major int
+		want  cppcomet.Generation
+	}{
+		{5, cppcomet.Gen4}, {4, cppcomet.Gen4}, {3, cppcomet.Gen3}, {2, cppcomet.Gen3}, {1, cppcomet.Gen1}, {0, cppcomet.Gen1},
+	} {
+		if got := (cppcomet.Params{Major: tt.major}).Generation(); got != tt.want {
+			t.Fatalf("v %d: Generation() = %v, want %v", tt.major, got, tt.want)
+		}
+	}
+}

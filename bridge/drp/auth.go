@@ -2,27 +2,34 @@ package drp
 
 import (
 	"bytes"
-	"context"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"golang.org/x/crypto/bcrypt"
 
-	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/token"
 )
+
+// Admin is an account that may log in with a user name and password (HTTP
+// Basic, or ?token=user:password). Password is either the plain password or
+// a bcrypt hash ($2a$, $2b$ or $2y$ prefix).
+type Admin struct {
+	Username string
+	Password string
+}
 
 // identity is who opened a socket or posted an event.
 type identity struct {
 	User string
-	// Admin: authenticated as an administrator (AdminService). Admins may publish
-	// (POST /api/v3/events) and see every channel; token users only read,
-	// and only channels open to them (see userMayReceive).
+	// Admin: authenticated as one of Options.Admins, by password or by a
+	// token whose subject is the admin's name. Admins may publish
+	// (POST /api/v3/events), get tokens for themselves and see every
+	// channel; other token users only read, and only channels open to them
+	// (see userMayReceive).
 	Admin bool
 }
 
@@ -63,7 +70,8 @@ func (e *authError) write(w http.ResponseWriter) {
 //
 //   - an Authorization header "Basic <base64 user:pass>" or "Bearer <jwt>"
 //     (scheme case-sensitive, as DRP's); otherwise
-//   - the query parameter "token" (lower case): with a ":" it is
+//   - the query parameter "token" (DRP's server reads this spelling) or
+//     "Token" (the spelling of DRP's own websocket docs): with a ":" it is
 //     user:password, else a bearer token.
 //
 // Missing or malformed credentials: 401 with WWW-Authenticate: dr-provision.
@@ -71,13 +79,17 @@ func (e *authError) write(w http.ResponseWriter) {
 func (a *authenticator) authenticate(r *http.Request) (identity, *authError) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
-		tok := r.URL.Query().Get("token")
+		q := r.URL.Query()
+		tok := q.Get("token")
+		if tok == "" {
+			tok = q.Get("Token")
+		}
 		switch {
 		case tok == "":
 			return identity{}, unauthorized(errNoCredentials)
 		case strings.Contains(tok, ":"):
 			user, pass, _ := strings.Cut(tok, ":")
-			return a.login(r, user, pass)
+			return a.login(user, pass)
 		default:
 			return a.bearer(tok)
 		}
@@ -96,7 +108,7 @@ func (a *authenticator) authenticate(r *http.Request) (identity, *authError) {
 		if !ok {
 			return identity{}, unauthorized(fmt.Errorf("%w: no colon", errBadBasic))
 		}
-		return a.login(r, string(user), string(pass))
+		return a.login(string(user), string(pass))
 	case "Bearer":
 		return a.bearer(cred)
 	default:
@@ -104,52 +116,64 @@ func (a *authenticator) authenticate(r *http.Request) (identity, *authError) {
 	}
 }
 
-// authenticator checks user names and passwords with the core's
-// AdminService (the one admin check of every face) and bearer tokens with
-// the token secret.
+// authenticator checks credentials against the configured admins and the
+// token secret.
 type authenticator struct {
-	admins      pb.AdminServiceClient
+	admins      []Admin
 	tokenSecret []byte
 }
 
-// loginTimeout bounds the AdminService call of one login.
-const loginTimeout = 10 * time.Second
+// login checks a user name and password against the admins: 403 on failure.
+// Every admin is compared, so the time taken does not tell which names exist
+// (bcrypt hashes are only checked for the matching name).
+func (a *authenticator) login(user, pass string) (identity, *authError) {
+	var found *Admin
+	for i := range a.admins {
+		if subtle.ConstantTimeCompare([]byte(a.admins[i].Username), []byte(user)) == 1 && found == nil {
+			found = &a.admins[i]
+		}
+	}
+	if found == nil || !passwordMatches(found.Password, pass) {
+		return identity{}, &authError{status: http.StatusForbidden, reason: fmt.Errorf("%w: %q", errBadLogin, clip(user))}
+	}
+	return identity{User: found.Username, Admin: true}, nil
+}
 
-// login checks a user name and password as an AdminService Password login:
-// 403 on wrong credentials (and for accounts that need a TOTP code, which
-// Basic cannot carry, or that are locked after failed logins); 503 when the
-// core cannot answer.
-func (a *authenticator) login(r *http.Request, user, pass string) (identity, *authError) {
-	if a.admins == nil {
-		return identity{}, &authError{status: http.StatusForbidden, reason: fmt.Errorf("%w: %q (no admin service)", errBadLogin, clip(user))}
+// passwordMatches compares pass with a stored password: bcrypt when the
+// stored value is a bcrypt hash, else a constant-time comparison.
+func passwordMatches(stored, pass string) bool {
+	if isBcrypt(stored) {
+		return bcrypt.CompareHashAndPassword([]byte(stored), []byte(pass)) == nil
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), loginTimeout)
-	defer cancel()
-	resp, err := a.admins.Authenticate(ctx, &pb.AuthenticateRequest{Credentials: &pb.AdminCredentials{
-		Username: user,
-		AuthType: pb.AdminAuthType_ADMIN_AUTH_TYPE_PASSWORD,
-		Password: pass,
-		Address:  r.RemoteAddr,
-		Resource: r.URL.Path,
-	}})
-	switch status.Code(err) {
-	case codes.OK:
-		return identity{User: resp.GetUsername(), Admin: true}, nil
-	case codes.Unauthenticated, codes.FailedPrecondition, codes.ResourceExhausted, codes.PermissionDenied, codes.InvalidArgument:
-		return identity{}, &authError{status: http.StatusForbidden, reason: fmt.Errorf("%w: %q: %v", errBadLogin, clip(user), err)}
-	default:
-		return identity{}, &authError{status: http.StatusServiceUnavailable, reason: err}
-	}
+	return subtle.ConstantTimeCompare([]byte(stored), []byte(pass)) == 1
+}
+
+func isBcrypt(s string) bool {
+	return strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$")
 }
 
 // bearer checks an HS256 JWT signed with token_secret: exp required and in
 // the future, sub (the user id) required. 403 with the challenge otherwise.
+// A token whose subject is an admin's user name is that admin's, as DRP's
+// tokens carry their user's rights: the tokens GET /api/v3/users/<admin>/token
+// hands out are used for the event POST and their own renewal.
 func (a *authenticator) bearer(tok string) (identity, *authError) {
 	user, err := a.verifyToken(tok)
 	if err != nil {
 		return identity{}, &authError{status: http.StatusForbidden, challenge: true, reason: err}
 	}
-	return identity{User: user}, nil
+	return identity{User: user, Admin: a.isAdmin(user)}, nil
+}
+
+// isAdmin reports whether user is the name of a configured admin.
+func (a *authenticator) isAdmin(user string) bool {
+	found := false
+	for i := range a.admins {
+		if subtle.ConstantTimeCompare([]byte(a.admins[i].Username), []byte(user)) == 1 {
+			found = true
+		}
+	}
+	return found
 }
 
 func (a *authenticator) verifyToken(tok string) (string, error) {

@@ -367,6 +367,10 @@ func (s *socket) upstreamClosed(m *member, err error) {
 	_, draining := s.draining[m]
 	s.mu.Unlock()
 	switch {
+	case live && status.Code(err) == codes.DataLoss:
+		// Events were lost upstream: send what came before, then say so.
+		s.log.Info("websocket closed", "reason", reasonEventsLost, "err", err)
+		s.conn.CloseAfterFlush(closeEventsLost, reasonEventsLost)
 	case live:
 		s.log.Info("websocket closed", "reason", reasonUpstreamEnded, "err", err)
 		s.closeUnavailable(reasonUpstreamEnded)

@@ -1,6 +1,8 @@
 // Package drp is the Digital Rebar Provision face: the event websocket
-// GET /api/v3/ws and the event POST /api/v3/events (wire notes:
-// docs/protocols/drp.md, "Websocket Access").
+// GET /api/v3/ws, the event POST /api/v3/events and the login calls the DRP
+// Go client makes first, GET /api/v3/users/<user>/token and GET
+// /api/v3/info (wire notes: docs/protocols/drp.md, "Websocket Access", §9).
+// The rest of /api/v3/ answers DRP's 404 error JSON.
 //
 // A client authenticates before the upgrade (Basic user:password against
 // the configured admins, a Bearer HS256 token signed with token_secret, or
@@ -20,6 +22,7 @@
 //	translate.go  Filter → pb.Filter; a socket's filters → one SubscribeRequest
 //	encode.go     event → models.Event JSON, once per event per group; acks
 //	events.go     POST /api/v3/events → HubService.Publish
+//	api.go        users/<user>/token (token.Mint) and info
 //	errors.go     close reasons; gRPC status → DRP models.Error
 //
 // Fan-out: every socket's filter set becomes one SubscribeRequest, and

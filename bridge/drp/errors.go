@@ -21,6 +21,13 @@ const (
 	closeUnavailable    = websocket.StatusTryAgainLater
 	reasonUnavailable   = "event hub unavailable"
 	reasonUpstreamEnded = "event stream ended"
+	// closeEventsLost (private-use range): the socket's upstream stream
+	// ended with DATA_LOSS, events were lost while the node's link to the
+	// engine was down and could not be recovered. Every event before the
+	// loss was sent first; the client reconnects, registers again and
+	// re-reads the objects it watches.
+	closeEventsLost  websocket.StatusCode = 4001
+	reasonEventsLost                      = "events lost; reconnect and resync"
 	// closeTooManyFilters: the socket registered more than maxFilters
 	// distinct filters.
 	closeTooManyFilters  = websocket.StatusPolicyViolation
@@ -46,15 +53,25 @@ const (
 	errTypeValidation = "ValidationError"
 )
 
-// errModel is the Model of this face's errors: the events API.
-const errModel = "events"
+// Models named in this face's errors: the events API (the default), the
+// users API (tokens) and none (a path that is not provided).
+const (
+	errModel   = "events"
+	modelUsers = "users"
+	modelNone  = ""
+)
 
-// writeError answers with a models.Error body.
+// writeError answers with a models.Error body of the events API.
 func writeError(w http.ResponseWriter, code int, typ string, msgs ...string) {
+	writeErrorOf(w, errModel, "", code, typ, msgs...)
+}
+
+// writeErrorOf answers with a models.Error body for model and key.
+func writeErrorOf(w http.ResponseWriter, model, key string, code int, typ string, msgs ...string) {
 	if msgs == nil {
 		msgs = []string{}
 	}
-	body, err := json.Marshal(drpError{Model: errModel, Type: typ, Messages: msgs, Code: code})
+	body, err := json.Marshal(drpError{Model: model, Key: key, Type: typ, Messages: msgs, Code: code})
 	if err != nil {
 		// Strings only; cannot fail. Fall back to a bare status.
 		w.WriteHeader(code)

@@ -83,6 +83,9 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, code, typ, msg)
 		return
 	}
+	// The DRP Go client refuses any success without a JSON content type,
+	// even an empty 204 (api.R.Do, "Cannot handle content-type").
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -7,7 +7,6 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
-	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
 // Paths the face serves (drp.md §1, §2). Mount both on the handler, e.g.
@@ -16,6 +15,10 @@ import (
 const (
 	PathWS     = "/api/v3/ws"
 	PathEvents = "/api/v3/events"
+	// PathAPI (and PathAPINoSlash) catch the rest of DRP's API: the login
+	// calls of api.go, and a DRP-shaped 404 for everything not provided.
+	PathAPI        = "/api/v3/"
+	PathAPINoSlash = "/api/v3"
 )
 
 // Face names this face in metrics, fan-out groups and logs.
@@ -37,22 +40,23 @@ type Options struct {
 	// TokenSecret is token_secret: the HS256 key of bearer tokens (sub = user).
 	// Empty: bearer tokens are refused.
 	TokenSecret []byte
-	// Admins checks user names and passwords (the core's AdminService, so
-	// that the accounts of the admins config section log in the same way on
-	// every face). Nil: only bearer tokens log in.
-	Admins pb.AdminServiceClient
+	// Admins may log in with user name and password (admins).
+	Admins []Admin
 	// ReadLimit is the largest client frame in bytes (0: DefaultReadLimit).
 	// A larger frame closes the connection (StatusMessageTooBig).
 	ReadLimit int64
 	// QueueSize is how many frames may wait for one socket before it is cut
 	// off as a slow consumer (client_queue_size; 0: wsconn's default).
 	QueueSize int
-	// OriginPatterns are the browser origins allowed besides the server's
-	// own host (allowed_origins; "*" allows any). Clients that send no
-	// Origin header (the DRP CLI and Go client) are always accepted.
+	// OriginPatterns is allowed_origins, the origin rule of every
+	// websocket face (wsconn.CheckOrigin): browser pages of the server's
+	// own host or a listed pattern ("*" any); clients that send no Origin
+	// header (the DRP CLI and Go client) are always accepted.
 	OriginPatterns []string
 	// MaxBodyBytes bounds a POST body (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
+	// Version is shown as the version of GET /api/v3/info ("" for "dev").
+	Version string
 	// Logger (nil: deps.Logger, then slog.Default()).
 	Logger *slog.Logger
 }
@@ -106,11 +110,14 @@ func New(deps bridge.Deps, opts Options) *Handler {
 }
 
 // Routes lists the paths to mount the handler on.
-func (h *Handler) Routes() []string { return []string{PathWS, PathEvents} }
+func (h *Handler) Routes() []string {
+	return []string{PathWS, PathEvents, PathAPI, PathAPINoSlash}
+}
 
-// ServeHTTP routes to the websocket or the event POST. Wrong methods get
-// DRP's 405 error JSON; the check comes before authentication, as DRP's
-// router answers before its auth middleware runs.
+// ServeHTTP routes to the websocket, the event POST or the login API (api.go).
+// Wrong methods get DRP's 405 error JSON and unknown paths its 404; both
+// checks come before authentication, as DRP's router answers before its
+// auth middleware runs.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathWS:
@@ -125,8 +132,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.serveEvents(w, r)
+	case PathInfo:
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, r, http.MethodGet)
+			return
+		}
+		h.serveInfo(w, r)
 	default:
-		writeError(w, http.StatusNotFound, r.Method, "No route")
+		user, ok := tokenUser(r.URL.Path)
+		if !ok {
+			writeErrorOf(w, modelNone, "", http.StatusNotFound, errTypeAPI,
+				"Not provided by this server: "+r.Method+" "+clip(r.URL.Path))
+			return
+		}
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, r, http.MethodGet)
+			return
+		}
+		h.serveToken(w, r, user)
 	}
 }
 

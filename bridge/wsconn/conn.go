@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
@@ -46,20 +45,23 @@ type Conn struct {
 
 // Accept upgrades the request to a websocket. On error the HTTP response has
 // already been written (403 for a refused origin, 4xx for a bad handshake)
-// and the caller only returns.
+// and the caller only returns; the one exception is a refused origin with
+// RefuseOriginInProtocol, where the connection comes back with an
+// *OriginError for the face to refuse in its own words.
 //
 // The connection's context keeps the request's values but not its
 // cancellation: a hijacked connection outlives the request.
 func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, error) {
-	patterns := opts.OriginPatterns
-	// "*" means any origin; the library wants that spelled as
-	// InsecureSkipVerify rather than as a pattern.
-	insecure := slices.Contains(patterns, "*")
+	originErr := CheckOrigin(r, opts)
+	if originErr != nil && !opts.RefuseOriginInProtocol {
+		http.Error(w, http.StatusText(http.StatusForbidden), http.StatusForbidden)
+		return nil, originErr
+	}
 	hw := &hijackWriter{ResponseWriter: w, timeout: effectiveWriteTimeout(opts), messageTimeout: effectiveMessageTimeout(opts)}
 	ws, err := websocket.Accept(hw, r, &websocket.AcceptOptions{
-		Subprotocols:       opts.Subprotocols,
-		OriginPatterns:     patterns,
-		InsecureSkipVerify: insecure,
+		Subprotocols: opts.Subprotocols,
+		// CheckOrigin has applied the origin rule above.
+		InsecureSkipVerify: true,
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
@@ -70,7 +72,7 @@ func Accept(w http.ResponseWriter, r *http.Request, opts AcceptOptions) (*Conn, 
 		ws.CloseNow()
 		return nil, errors.New("wsconn: accept: the connection was not hijacked")
 	}
-	return newConn(ws, hw.raw, context.WithoutCancel(r.Context()), opts), nil
+	return newConn(ws, hw.raw, context.WithoutCancel(r.Context()), opts), originErr
 }
 
 func effectiveWriteTimeout(opts AcceptOptions) time.Duration {
@@ -138,6 +140,7 @@ func (c *Conn) Read(ctx context.Context) ([]byte, error) {
 		c.abort()
 		return nil, fmt.Errorf("wsconn: read: %w", err)
 	}
+	c.metrics.received(len(b))
 	return b, nil
 }
 

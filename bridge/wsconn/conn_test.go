@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -205,10 +207,22 @@ func TestOriginCheck(t *testing.T) {
 		{"listed pattern", []string{"*.example"}, "https://x.example", true},
 		{"unlisted origin", []string{"app.example"}, "http://evil.example", false},
 		{"star allows any", []string{"*"}, "http://anything.example", true},
+		{"scheme pattern", []string{"https://app.example"}, "https://app.example", true},
+		{"scheme pattern, other scheme", []string{"https://app.example"}, "http://app.example", false},
+		{"not a URL", []string{"app.example"}, "app.example", false},
+		{"filter narrows", []string{"*"}, "http://blocked.example", false},
+		{"filter passes", []string{"*"}, "http://app.example", true},
+		{"filter never widens", nil, "http://app.example", false},
 	}
+	// The filter stands for a face's own narrowing (cppcomet.origin_allow).
+	filter := func(origin string) bool { return origin != "http://blocked.example" }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startServer(t, wsconn.AcceptOptions{OriginPatterns: tt.patterns})
+			opts := wsconn.AcceptOptions{OriginPatterns: tt.patterns}
+			if strings.HasPrefix(tt.name, "filter") {
+				opts.OriginFilter = filter
+			}
+			s := startServer(t, opts)
 			h := http.Header{}
 			if tt.origin != "" {
 				h.Set("Origin", tt.origin)
@@ -229,6 +243,38 @@ func TestOriginCheck(t *testing.T) {
 				t.Fatalf("response %v, want 403", resp)
 			}
 		})
+	}
+}
+
+// TestOriginRefusedInProtocol: with RefuseOriginInProtocol a refused page
+// is upgraded and the face gets the connection with an *OriginError.
+func TestOriginRefusedInProtocol(t *testing.T) {
+	errs := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsconn.Accept(w, r, wsconn.AcceptOptions{RefuseOriginInProtocol: true})
+		errs <- err
+		if c != nil {
+			c.Send([]byte("refused"))
+			c.CloseAfterFlush(websocket.StatusPolicyViolation, "origin")
+			for {
+				if _, err := c.Read(context.Background()); err != nil {
+					return
+				}
+			}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	h := http.Header{"Origin": {"http://evil.example"}}
+	cc, _, err := websocket.Dial(ctxTimeout(t), "ws"+strings.TrimPrefix(srv.URL, "http"), &websocket.DialOptions{HTTPHeader: h})
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	defer cc.CloseNow()
+	if err := <-errs; !errors.Is(err, wsconn.ErrOriginRefused) {
+		t.Fatalf("Accept error %v, want an origin refusal", err)
+	}
+	if _, b, err := cc.Read(ctxTimeout(t)); err != nil || string(b) != "refused" {
+		t.Fatalf("read %q %v", b, err)
 	}
 }
 

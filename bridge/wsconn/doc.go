@@ -18,6 +18,9 @@
 //   - Every frame write has a deadline (WriteTimeout); a socket that cannot
 //     take a frame in time is dropped.
 //
+// Accept applies the one origin rule of every face (origin.go): no Origin
+// header, this server's host, or allowed_origins; a face may only narrow it.
+//
 // Closing is asynchronous: Close, CloseAfterFlush and CloseNow return at once
 // and Done (or Context) reports when the connection has ended. The face keeps
 // calling Read until it fails; Read is what notices a peer going away and

@@ -32,8 +32,18 @@ const (
 type AcceptOptions struct {
 	// OriginPatterns lists host patterns (path.Match syntax, matched against
 	// the Origin host, or "scheme://host" when the pattern has "://") allowed
-	// besides the request's own host. A pattern "*" turns origin checking off.
+	// besides the request's own host: allowed_origins, the same for every
+	// face (the rule is in origin.go). A pattern "*" allows any origin.
 	OriginPatterns []string
+	// OriginFilter narrows the rule for one face: an origin the rule allows
+	// must pass it too. It sees the Origin header as sent ("" when absent).
+	// nil: no narrowing.
+	OriginFilter func(origin string) bool
+	// RefuseOriginInProtocol: a refused origin is upgraded all the same and
+	// Accept returns the connection together with an *OriginError, so that
+	// the face refuses it in its own wire format and hangs up. Otherwise a
+	// refused origin gets 403 and no connection.
+	RefuseOriginInProtocol bool
 	// ReadLimit is the largest message Read accepts, in bytes: 0 means
 	// DefaultReadLimit, a negative value means no limit.
 	ReadLimit int64

@@ -81,7 +81,8 @@ func (c *Conn) writeLoop() {
 		}
 		frames := c.queue
 		c.queue, c.spare = c.spare, nil
-		c.inflight, c.inflightBytes = len(frames), c.pendingBytes
+		batchBytes := c.pendingBytes
+		c.inflight, c.inflightBytes = len(frames), batchBytes
 		c.pendingBytes = 0
 		c.mu.Unlock()
 
@@ -99,6 +100,7 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		c.metrics.framesSent.Add(float64(len(frames)))
+		c.metrics.sent(batchBytes)
 	}
 }
 

@@ -64,7 +64,9 @@ const configTemplate = `// Switchboard configuration. JSON with comments; flags 
   "client_queue_size": 1024,
   "user_queue_size": 10,
   "stream_heartbeat": "25s",
-  // Origins allowed to open websockets (host patterns); empty = same host only.
+  // Browser pages allowed to open websockets on every face, besides this
+  // server's own host (host patterns, "*" = any); clients that send no
+  // Origin (CLIs, daemons) are always allowed. Empty = same host only.
   "allowed_origins": [],
 
   // Serve every HTTP face over HTTPS/WSS.
@@ -74,7 +76,8 @@ const configTemplate = `// Switchboard configuration. JSON with comments; flags 
   // Centrifugo v1 face: also execute commands pushed onto Redis lists
   // (RPUSH centrifugo.api '{"method":...}').
   "centrifugo": {"redis_api": false, "redis_prefix": "centrifugo", "redis_num_shards": 0},
-  // comet-server face: Origin prefixes allowed to connect (empty = any page).
+  // comet-server face: Origin prefixes it also requires (narrows
+  // allowed_origins; empty = no narrowing).
   "cppcomet": {"origin_allow": []},
 
   "log_level": "info",

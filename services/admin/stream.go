@@ -33,7 +33,12 @@ func (s *Server) StreamEvents(req *pb.StreamEventsRequest, srv pb.AdminService_S
 	}
 	allow := streamable.AllowList(req.GetAllowList())
 	sub, err := s.opts.Hub.Subscribe(ctx, &pb.SubscribeRequest{
-		Filters: []*pb.Filter{{Tenant: engine.AllTenants, Channels: []string{engine.AllChannels}}},
+		// Every publication, and the reserved sys channels, which a "*"
+		// filter does not match: they must be named.
+		Filters: []*pb.Filter{
+			{Tenant: engine.AllTenants, Channels: []string{engine.AllChannels}},
+			{Tenant: engine.AllTenants, Channels: streamable.SysChannels},
+		},
 		Shared:  true, // the stream is no session of its own: it would report itself
 	})
 	if err != nil {

@@ -16,9 +16,10 @@ var (
 	ErrPositionGone = errors.New("position no longer in history")
 	// ErrClosed: the engine was closed.
 	ErrClosed = errors.New("engine closed")
-	// ErrUnavailable: the engine's backend cannot be reached or is not
-	// ready (Redis down, restarting or loading); the call may be retried.
-	ErrUnavailable = errors.New("engine unavailable")
+	// ErrUnavailable: the engine cannot serve the call right now (its
+	// backend is unreachable or the node's delivery link is down); the
+	// caller may retry.
+	ErrUnavailable = errors.New("engine temporarily unavailable")
 )
 
 // AllChannels is the channel name Subscribe takes to mean every channel of a
@@ -69,11 +70,37 @@ const (
 // channel arrive in publish order and never concurrently with each other
 // (calls for different channels may overlap). A handler must not block (it
 // hands events to bounded queues) and must not call back into the engine:
-// the memory engine calls it from Publish under the channel's lock. The
+// the memory engine calls it from Publish under the channel's lock, the
+// Redis engine from the node's one pub/sub reader, so a call back would
+// hold every delivery of the node for as long as the engine takes to
+// answer. Engine work an order causes belongs on the handler's own
+// goroutines (enginetest.CheckHandlerWork holds a handler to this). The
 // event it gets is shared: it must treat it as read-only.
 type Handler interface {
 	HandleEvent(ev *pb.Event)
 	HandleControl(c *Control)
+	// HandleGap reports events this node may not have delivered (see
+	// Gap). It is called in order with HandleEvent for the channel: events
+	// handed over before it were delivered, events after it are live.
+	HandleGap(g *Gap)
+}
+
+// Gap says that events of a channel may have been published without
+// reaching this node, and could not be recovered from history. An engine
+// whose delivery cannot break (memory) never reports one.
+type Gap struct {
+	Tenant string // AllTenants with AllChannels: every tenant
+	// Channel is AllChannels when the loss concerns every channel of the
+	// tenant: a pattern subscription cannot tell which channels it missed.
+	Channel string
+	// From is the last position delivered (nil when none is known), To the
+	// channel's top when the gap was found (nil when unknown). A different
+	// epoch means the history before To is gone.
+	From, To *pb.StreamPosition
+	// Unnumbered: no event with an offset is missing (From and To are the
+	// same position), but events published without history (offset 0)
+	// would not show; only channels that keep no history lost anything.
+	Unnumbered bool
 }
 
 // Broker moves events between nodes and keeps channel history.
@@ -85,7 +112,9 @@ type Broker interface {
 	// It sets ev.Id (when empty) and ev.Time (when nil) and returns the
 	// position it assigned. The engine keeps a copy of ev but may share its
 	// sub-messages (publisher, time): do not change them afterwards.
-	// Ev.To must be empty: directed events travel as Control.
+	// Ev.To must be empty: directed events travel as Control. It fails
+	// with ErrUnavailable, publishing nothing, while this node could not
+	// receive the event itself (its delivery link is down).
 	Publish(ctx context.Context, ev *pb.Event, opts HistoryOptions) (*pb.StreamPosition, error)
 	// Subscribe makes this node receive events of the channel (AllChannels:
 	// every channel of the tenant; AllTenants with AllChannels: everything;
@@ -126,11 +155,24 @@ type Presence interface {
 
 // Users keeps which users are online and the queues of directed events
 // waiting for offline users.
+//
+// A user's sessions are one set per (tenant, user) for the whole cluster,
+// so that online and offline are decided once, not per node: AddSession
+// and RemoveSession change the set and report, in the same atomic step,
+// whether it was empty before (first) or is empty after (last). Of two
+// sessions of one user opening at the same moment on two nodes exactly
+// one is first; of the last two closing, exactly one is last. A session
+// whose node stops refreshing it (the node died) expires after a while
+// (see the implementation) and then counts as gone, without a last.
 type Users interface {
-	// AddSession records a connected session of a user.
-	AddSession(ctx context.Context, s *pb.Session) error
-	// RemoveSession forgets a session.
-	RemoveSession(ctx context.Context, s *pb.Session) error
+	// AddSession records a connected session of a user. It reports first
+	// when the user had no other live session in the cluster; adding a
+	// session that is already recorded is never first.
+	AddSession(ctx context.Context, s *pb.Session) (first bool, err error)
+	// RemoveSession forgets a session. It reports last when the session
+	// was recorded and no other live session of the user is left;
+	// removing an unknown session is not an error and never last.
+	RemoveSession(ctx context.Context, s *pb.Session) (last bool, err error)
 	// UserSessions counts the connected sessions of a user cluster-wide.
 	UserSessions(ctx context.Context, tenant, user string) (int, error)
 	// Enqueue appends ev to the user's offline queue, dropping the oldest

@@ -50,6 +50,9 @@ func (h *Hub) optionsFor(channel string) (channelOptions, error) {
 	if !found {
 		return h.defaults, nil
 	}
+	if ns == SysNamespace {
+		return sysOptions, nil
+	}
 	o, ok := h.namespaces[ns]
 	if !ok {
 		return channelOptions{}, errNamespaceNotFound

@@ -9,5 +9,11 @@
 // with RESOURCE_EXHAUSTED "slow consumer"; nothing here ever blocks the
 // publisher on a subscriber.
 //
+// Sessions: every opened and closed session, every join and leave, and a
+// user's first and last session in the cluster are announced as lifecycle
+// events on the reserved sys: channels (lifecycle.go). Nothing the engine
+// delivers is answered with an engine call on its delivery path: the work
+// a control order causes is done by the hub's workers (work.go).
+//
 // Domain errors become status codes in one place (errors.go).
 package hub

@@ -17,10 +17,11 @@ const (
 
 // Match reports whether ev matches f. A list that is empty or holds "*"
 // matches any value, including an empty one; otherwise the event's value
-// must equal one of the listed values exactly.
+// must equal one of the listed values exactly. The channels of the
+// reserved sys namespace match only a filter that names them.
 func Match(f *pb.Filter, ev *pb.Event) bool {
 	return tenantMatch(f.GetTenant(), ev.GetTenant()) &&
-		anyOf(f.GetChannels(), ev.GetChannel()) &&
+		channelMatch(f.GetChannels(), ev.GetChannel()) &&
 		anyOf(f.GetSubjects(), ev.GetSubject()) &&
 		anyOf(f.GetNames(), ev.GetName()) &&
 		anyOf(f.GetKeys(), ev.GetKey()) &&

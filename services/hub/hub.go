@@ -30,6 +30,18 @@ type Options struct {
 	UserQueue   int           // directed events queued per offline user (default 10)
 	Heartbeat   time.Duration // idle stream heartbeat (default 25s)
 	Logger      *slog.Logger
+	// Counters reads what is counted outside the core (the faces, the API
+	// front) for the node's stats; nil reports zeros.
+	Counters func() ProcessCounters
+}
+
+// ProcessCounters are the process's request and traffic counters since it
+// started, reported in NodeInfo.
+type ProcessCounters struct {
+	APIRequests    uint64 // server API calls (Centrifugo API, api-key gRPC/REST)
+	ClientRequests uint64 // websocket frames from clients, user-token gRPC/REST calls
+	BytesIn        uint64 // message bytes from websocket clients
+	BytesOut       uint64 // message bytes to websocket clients
 }
 
 // Hub is one node's core: it implements the services and receives what the
@@ -43,6 +55,8 @@ type Hub struct {
 	node       *pb.NodeInfo // immutable parts: id, name, version, started_at
 	disp       *dispatcher
 	reg        *registry
+	work       *workers // control-order work, off the delivery path (work.go)
+	cpu        *cpuMeter
 
 	published, delivered, slow atomic.Uint64
 
@@ -93,7 +107,9 @@ func New(opts Options) *Hub {
 			StartedAt: timestamppb.Now(),
 		},
 		disp:    newDispatcher(opts.Engine),
+		cpu:     newCPUMeter(time.Now()),
 		reg:     newRegistry(),
+		work:    newWorkers(),
 		closing: make(chan struct{}),
 	}
 	for _, ns := range opts.Namespaces {
@@ -115,14 +131,17 @@ func (h *Hub) NodeID() string { return h.node.Id }
 
 // Run receives events and control orders from the engine and reports this
 // node's stats to the cluster until ctx ends or the engine is closed. It
-// returns only after everything it started has ended.
+// returns only after everything it started has ended, and the work the
+// control orders left (work.go) is done.
 func (h *Hub) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { h.reportNode(ctx) })
+	h.work.start(h)
 	err := h.eng.Run(ctx, h)
 	cancel()
 	wg.Wait()
+	h.work.stopAndWait()
 	return err
 }
 
@@ -165,6 +184,14 @@ func (h *Hub) nodeInfo() *pb.NodeInfo {
 		NumGoroutines:    uint64(runtime.NumGoroutine()),
 		MemorySysBytes:   ms.Sys,
 		UptimeSeconds:    uint64(time.Since(h.node.StartedAt.AsTime()).Seconds()),
+		Gomaxprocs:       uint32(runtime.GOMAXPROCS(0)),
+		NumCpu:           uint32(runtime.NumCPU()),
+		CpuUsagePercent:  h.cpu.usage(time.Now()),
+	}
+	if h.opts.Counters != nil {
+		c := h.opts.Counters()
+		n.NumApiRequests, n.NumClientRequests = c.APIRequests, c.ClientRequests
+		n.BytesClientIn, n.BytesClientOut = c.BytesIn, c.BytesOut
 	}
 	return n
 }
@@ -236,13 +263,8 @@ func (h *Hub) unsubscribeSession(s *session, channel string) {
 		}
 		st.exclude(chanKey{s.info.Tenant, channel})
 	}
-	var chs []string
-	if channel != "" {
-		chs = []string{channel}
-	}
-	if err := h.leave(context.Background(), s, chs); err != nil {
-		h.log.Warn("leave on unsubscribe failed", "session", s.info.Id, "err", err)
-	}
+	// Leaving presence calls the engine: not here, on its delivery path.
+	h.deferLeave(s, channel)
 }
 
 func (s *session) streamList() []*stream {

@@ -72,6 +72,9 @@ func (s *HubServer) Publish(ctx context.Context, req *pb.PublishRequest) (*pb.Pu
 	if err := validChannel("event.channel", ev.Channel); err != nil {
 		return nil, s.h.toStatus(err)
 	}
+	if err := writableChannel("event.channel", ev.Channel); err != nil {
+		return nil, s.h.toStatus(err)
+	}
 	if ev.To != nil && (ev.To.User != "" || ev.To.Session != "") {
 		return nil, s.h.toStatus(invalid("event.to", "directed events are sent with Send, not Publish"))
 	}
@@ -89,6 +92,9 @@ func (s *HubServer) Broadcast(ctx context.Context, req *pb.BroadcastRequest) (*p
 	}
 	for i, ch := range req.Channels {
 		if err := validChannel(fmt.Sprintf("channels[%d]", i), ch); err != nil {
+			return nil, s.h.toStatus(err)
+		}
+		if err := writableChannel(fmt.Sprintf("channels[%d]", i), ch); err != nil {
 			return nil, s.h.toStatus(err)
 		}
 		if _, err := s.h.optionsFor(ch); err != nil {
@@ -121,6 +127,9 @@ func (s *HubServer) Send(ctx context.Context, req *pb.SendRequest) (*pb.SendResp
 	}
 	if ev.Channel != "" {
 		if err := validChannel("event.channel", ev.Channel); err != nil {
+			return nil, s.h.toStatus(err)
+		}
+		if err := writableChannel("event.channel", ev.Channel); err != nil {
 			return nil, s.h.toStatus(err)
 		}
 	}

@@ -38,11 +38,9 @@ func (s *SessionServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*p
 	info.Node = h.node.Id
 	info.ConnectedAt = timestamppb.Now()
 	sess := &session{info: info, edge: req.Edge}
-	if err := h.eng.AddSession(ctx, info); err != nil {
+	if err := h.opened(ctx, sess); err != nil {
 		return nil, h.toStatus(err)
 	}
-	h.reg.add(sess)
-	sessionsGauge.Inc()
 	resp := &pb.ConnectResponse{Session: info}
 	if info.User != "" && req.DrainQueue {
 		queued, err := h.eng.Drain(ctx, info.Tenant, info.User)

@@ -18,6 +18,9 @@ type session struct {
 	mu       sync.Mutex
 	channels map[string]bool // joined (presence), in the session's tenant
 	streams  map[*stream]bool
+	json     string // lifecycle event data, made once (lifecycle.go)
+
+	pend pendingWork // what control orders left to do (work.go)
 }
 
 type userKey struct{ tenant, user string }
@@ -148,9 +151,16 @@ func (r *registry) closeEdge(name string, e *edge) {
 }
 
 // join adds the session to channels' presence, publishing JOIN events where
-// the namespace asks for them.
+// the namespace asks for them and on sys:subscriptions. Work that control
+// orders left for the session is done first.
 func (h *Hub) join(ctx context.Context, s *session, channels []string) error {
+	s.pend.run.Lock()
+	defer s.pend.run.Unlock()
+	h.settleLocked(ctx, s)
 	for _, ch := range channels {
+		if isSys(ch) {
+			continue // watching lifecycle events is not being in a channel
+		}
 		o, err := h.optionsFor(ch)
 		if err != nil {
 			return err
@@ -162,21 +172,32 @@ func (h *Hub) join(ctx context.Context, s *session, channels []string) error {
 		}
 		s.channels[ch] = true
 		s.mu.Unlock()
-		if already || !o.presence {
+		if already {
 			continue
 		}
-		if err := h.eng.AddPresence(ctx, s.info.Tenant, ch, s.info); err != nil {
-			return err
+		if o.presence {
+			if err := h.eng.AddPresence(ctx, s.info.Tenant, ch, s.info); err != nil {
+				return err
+			}
+			if o.joinLeave {
+				h.announce(ctx, s, ch, pb.EventKind_EVENT_KIND_JOIN)
+			}
 		}
-		if o.joinLeave {
-			h.announce(ctx, s, ch, pb.EventKind_EVENT_KIND_JOIN)
-		}
+		h.announceLifecycle(ctx, s, ChannelSubscriptions, pb.EventKind_EVENT_KIND_JOIN, ch)
 	}
 	return nil
 }
 
 // leave removes the session from channels (all joined ones when empty).
 func (h *Hub) leave(ctx context.Context, s *session, channels []string) error {
+	s.pend.run.Lock()
+	defer s.pend.run.Unlock()
+	h.settleLocked(ctx, s)
+	return h.leaveLocked(ctx, s, channels)
+}
+
+// leaveLocked is leave; callers hold s.pend.run.
+func (h *Hub) leaveLocked(ctx context.Context, s *session, channels []string) error {
 	s.mu.Lock()
 	if len(channels) == 0 {
 		for ch := range s.channels {
@@ -194,15 +215,15 @@ func (h *Hub) leave(ctx context.Context, s *session, channels []string) error {
 	var firstErr error
 	for _, ch := range left {
 		o, err := h.optionsFor(ch)
-		if err != nil || !o.presence {
-			continue
+		if err == nil && o.presence {
+			if err := h.eng.RemovePresence(ctx, s.info.Tenant, ch, s.info.Id); err != nil && firstErr == nil {
+				firstErr = err
+			}
+			if o.joinLeave {
+				h.announce(ctx, s, ch, pb.EventKind_EVENT_KIND_LEAVE)
+			}
 		}
-		if err := h.eng.RemovePresence(ctx, s.info.Tenant, ch, s.info.Id); err != nil && firstErr == nil {
-			firstErr = err
-		}
-		if o.joinLeave {
-			h.announce(ctx, s, ch, pb.EventKind_EVENT_KIND_LEAVE)
-		}
+		h.announceLifecycle(ctx, s, ChannelSubscriptions, pb.EventKind_EVENT_KIND_LEAVE, ch)
 	}
 	return firstErr
 }
@@ -222,8 +243,8 @@ func (h *Hub) announce(ctx context.Context, s *session, ch string, kind pb.Event
 	}
 }
 
-// closeSession ends a session everywhere: presence, user online count, and
-// the registry.
+// closeSession ends a session everywhere: presence, the user's sessions in
+// the cluster (with the lifecycle events), and the registry.
 func (h *Hub) closeSession(ctx context.Context, s *session) {
 	if !h.reg.remove(s) {
 		return
@@ -231,8 +252,5 @@ func (h *Hub) closeSession(ctx context.Context, s *session) {
 	if err := h.leave(ctx, s, nil); err != nil {
 		h.log.Warn("leave on close failed", "session", s.info.Id, "err", err)
 	}
-	if err := h.eng.RemoveSession(ctx, s.info); err != nil {
-		h.log.Warn("remove session failed", "session", s.info.Id, "err", err)
-	}
-	sessionsGauge.Dec()
+	h.closed(ctx, s)
 }

@@ -27,6 +27,9 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	if err := validateFilters(req.Filters); err != nil {
 		return h.toStatus(err)
 	}
+	if err := sysAllowed(req.Filters, id.Trusted); err != nil {
+		return h.toStatus(err)
+	}
 	for i, f := range req.Filters {
 		if f.Tenant == engine.AllTenants && !id.Trusted {
 			return h.toStatus(fmt.Errorf("filters[%d].tenant: every tenant needs an api key: %w", i, errPermission))
@@ -136,6 +139,13 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 		case <-h.closing:
 			return errShutdown
 		case <-st.done:
+			if isGap(st.err) {
+				for msg, ok := st.next(); ok; msg, ok = st.next() {
+					if err := h.send(srv, msg, covered); err != nil {
+						return err
+					}
+				}
+			}
 			if errors.Is(st.err, errSlowConsumer) {
 				h.slow.Add(1)
 				slowConsumersTotal.Inc()
@@ -147,12 +157,7 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 			if !ok {
 				continue
 			}
-			if ev := msg.GetEvent(); ev != nil && len(covered) > 0 {
-				if p := covered[chanKey{ev.Tenant, ev.Channel}]; p != nil && ev.Epoch == p.Epoch && ev.Offset != 0 && ev.Offset <= p.Offset {
-					continue // already replayed from history
-				}
-			}
-			if err := srv.Send(msg); err != nil {
+			if err := h.send(srv, msg, covered); err != nil {
 				return err
 			}
 			idle = false
@@ -166,6 +171,16 @@ func (h *Hub) pump(ctx context.Context, st *stream, srv pb.HubService_SubscribeS
 			idle = true
 		}
 	}
+}
+
+// send sends one queued message, skipping events the replay covered.
+func (h *Hub) send(srv pb.HubService_SubscribeServer, msg *pb.SubscribeResponse, covered map[chanKey]*pb.StreamPosition) error {
+	if ev := msg.GetEvent(); ev != nil && len(covered) > 0 {
+		if p := covered[chanKey{ev.Tenant, ev.Channel}]; p != nil && ev.Epoch == p.Epoch && ev.Offset != 0 && ev.Offset <= p.Offset {
+			return nil // already replayed from history
+		}
+	}
+	return srv.Send(msg)
 }
 
 // streamSession finds the session a stream belongs to, or makes the
@@ -209,10 +224,8 @@ func (h *Hub) streamSession(ctx context.Context, id auth.Identity, req *pb.Subsc
 	if s.info.Face == "" {
 		s.info.Face = "grpc"
 	}
-	if err := h.eng.AddSession(ctx, s.info); err != nil {
+	if err := h.opened(ctx, s); err != nil {
 		return nil, err
 	}
-	h.reg.add(s)
-	sessionsGauge.Inc()
 	return s, nil
 }

@@ -15,11 +15,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	// Registers the gzip compressor: clients that compress (gzip is what
+	// several languages' stubs send when compression is on) are understood
+	// and answered compressed.
+	_ "google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -147,6 +152,8 @@ func (a *App) startCore() error {
 	for _, n := range a.cfg.Namespaces {
 		ns = append(ns, hub.Namespace{Name: n.Name, HistorySize: n.HistorySize, HistoryTTL: time.Duration(n.HistoryTTL), Presence: n.Presence, JoinLeave: n.JoinLeave})
 	}
+	internalKey := randomHex(32)
+	calls := &callCounts{internal: "apikey " + internalKey}
 	a.hub = hub.New(hub.Options{
 		Engine:      eng,
 		NodeName:    nodeName(a.cfg),
@@ -161,9 +168,9 @@ func (a *App) startCore() error {
 		UserQueue:   a.cfg.UserQueueSize,
 		Heartbeat:   time.Duration(a.cfg.StreamHeartbeat),
 		Logger:      a.log,
+		Counters:    func() hub.ProcessCounters { return processCounters(calls) },
 	})
 
-	internalKey := randomHex(32)
 	ac := auth.Config{
 		APIKeys:  []string{a.cfg.APISecret, internalKey},
 		Insecure: a.cfg.insecureAPI(),
@@ -173,10 +180,12 @@ func (a *App) startCore() error {
 	}
 	unary := []grpc.UnaryServerInterceptor{recoverUnary(a.log), metricsUnary, ac.UnaryInterceptor()}
 	streams := []grpc.StreamServerInterceptor{recoverStream(a.log), metricsStream, ac.StreamInterceptor()}
+	// Calls through the network (and the gateway) are counted for the node
+	// stats; the faces' in-process calls are not (see callCounts).
 	a.grpcSrv = grpc.NewServer(
 		grpc.WaitForHandlers(true), // Stop returns once no handler runs: none calls the engine after
-		grpc.ChainUnaryInterceptor(unary...),
-		grpc.ChainStreamInterceptor(streams...),
+		grpc.ChainUnaryInterceptor(slices.Concat(unary, []grpc.UnaryServerInterceptor{calls.unary})...),
+		grpc.ChainStreamInterceptor(slices.Concat(streams, []grpc.StreamServerInterceptor{calls.stream})...),
 		grpc.MaxRecvMsgSize(int(a.cfg.maxRequestBytes())),
 	)
 	// The faces' calls skip the in-memory transport (see internal/inproc);

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+
+	"github.com/switchboard-hub/switchboard/services/hub"
 )
 
 // Config is the whole server configuration: one JSON file (comments
@@ -90,8 +92,9 @@ type Centrifugo struct {
 
 // CppComet configures the comet-server websocket face.
 type CppComet struct {
-	// OriginAllow, when set, refuses pages whose Origin does not start with
-	// one of these hosts (error 423 on pipe sys, as comet-server does).
+	// OriginAllow, when set, narrows allowed_origins for comet pages: the
+	// Origin must also start with one of these hosts (else error 423 on
+	// pipe sys, as comet-server does).
 	OriginAllow []string `json:"origin_allow"`
 }
 
@@ -169,6 +172,9 @@ func (c *Config) Validate() error {
 	for _, ns := range c.Namespaces {
 		if !validNamespace(ns.Name) {
 			errs = append(errs, fmt.Errorf("namespace %q: names are 2+ characters of [-a-zA-Z0-9_]", ns.Name))
+		}
+		if ns.Name == hub.SysNamespace {
+			errs = append(errs, fmt.Errorf("namespace %q is reserved for the hub's lifecycle events", ns.Name))
 		}
 		if seen[ns.Name] {
 			errs = append(errs, fmt.Errorf("namespace %q is defined twice", ns.Name))

@@ -72,6 +72,7 @@ func TestConfigErrors(t *testing.T) {
 		{"all interfaces grpc without secret", func(c *app.Config) { c.GRPCAddr = ":9000" }, "switchboard genconfig"},
 		{"public debug without secret", func(c *app.Config) { c.DebugAddr = "[::]:6060" }, "debug_addr"},
 		{"bad namespace", func(c *app.Config) { c.Namespaces = []app.Namespace{{Name: "a"}} }, "namespace"},
+		{"reserved namespace", func(c *app.Config) { c.Namespaces = []app.Namespace{{Name: "sys"}} }, "reserved"},
 		{"engine", func(c *app.Config) { c.Engine.Type = "etcd" }, "engine.type"},
 		{"tls half", func(c *app.Config) { c.TLSCert = "x" }, "tls_cert"},
 	}

@@ -253,3 +253,38 @@ func TestCometTalksToEveryFace(t *testing.T) {
 		t.Fatalf("centrifugo history: %s", h)
 	}
 }
+
+// TestCometJSONMessageIsAnObject: a comet page's message text that is a
+// compact JSON object (what JSON.stringify writes) reaches gRPC, REST, DRP
+// and Centrifugo as that object, and other comet pages as the same text.
+func TestCometJSONMessageIsAnObject(t *testing.T) {
+	srv := apptest.Start(t, nil)
+	const text = `{"src":"page","n":[1,2.5],"ok":true}`
+	grpcStream, _ := subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"web_obj"}}}})
+	rest := restStream(t, srv, `{"filters":[{"channels":["web_obj"]}]}`)
+	drp := drpSocket(t, srv, "alice", "web_obj.*.*")
+	_, reader := cometSocket(t, srv, "c2", "web_obj")
+	sender, senderRead := cometSocket(t, srv, "c3")
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	if err := sender.Write(ctx, websocket.MessageText, []byte("web_pipe2\nweb_obj\nmsg\n*\n"+text)); err != nil {
+		t.Fatal(err)
+	}
+	senderRead()
+	if ev := next(t, grpcStream).GetEvent(); ev.Data != text {
+		t.Fatalf("gRPC data %s, want the object %s", ev.Data, text)
+	}
+	if ev := rest(); ev["data"] != text {
+		t.Fatalf("REST data %v, want the object", ev["data"])
+	}
+	if m := readJSON(t, drp); string(m["Object"]) != text {
+		t.Fatalf("DRP Object %s, want the object %s", m["Object"], text)
+	}
+	if h := centrifugoCall(t, srv, `{"method":"history","params":{"channel":"web_obj"}}`); !strings.Contains(h, `"data":`+text) {
+		t.Fatalf("centrifugo history: %s", h)
+	}
+	var back string
+	if m := reader(); json.Unmarshal(m["data"], &back) != nil || back != text {
+		t.Fatalf("comet page read back %s, want the text %s", m["data"], text)
+	}
+}

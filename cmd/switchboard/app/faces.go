@@ -10,7 +10,9 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge/cppcomet"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
+	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/services/hub"
 )
 
 // deps builds what every face shares: clients of the core, the one fan-out
@@ -35,14 +37,18 @@ func (a *App) deps() bridge.Deps {
 func (a *App) mountFaces(mux *http.ServeMux) error {
 	deps := a.deps()
 
-	// Digital Rebar Provision: GET /api/v3/ws, POST /api/v3/events.
-	// Basic and ?token=user:password logins are AdminService Password
-	// logins: the one admin check of every face.
+	// Digital Rebar Provision: GET /api/v3/ws, POST /api/v3/events, the login
+	// calls (users/<user>/token, info) and DRP's 404 for the rest of /api/v3/.
+	admins := make([]drp.Admin, 0, len(a.cfg.Admins))
+	for _, ad := range a.cfg.Admins {
+		admins = append(admins, drp.Admin{Username: ad.Username, Password: ad.Password})
+	}
 	drpFace := drp.New(deps, drp.Options{
 		TokenSecret:    []byte(a.cfg.TokenSecret),
-		Admins:         pb.NewAdminServiceClient(a.bridge),
+		Admins:         admins,
 		QueueSize:      a.cfg.ClientQueueSize,
 		OriginPatterns: a.cfg.AllowedOrigins,
+		Version:        Version,
 		Logger:         a.log,
 	})
 	for _, p := range drpFace.Routes() {
@@ -57,10 +63,11 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 
 	// comet-server (CppComet): GET /ws/<params> and /comet-server/ws/<params>.
 	comet := cppcomet.New(deps, pb.NewUserServiceClient(a.bridge), cppcomet.Options{
-		TokenSecret: []byte(a.cfg.TokenSecret),
-		OriginAllow: a.cfg.CppComet.OriginAllow,
-		QueueSize:   a.cfg.ClientQueueSize,
-		Logger:      a.log,
+		TokenSecret:    []byte(a.cfg.TokenSecret),
+		OriginPatterns: a.cfg.AllowedOrigins,
+		OriginAllow:    a.cfg.CppComet.OriginAllow,
+		QueueSize:      a.cfg.ClientQueueSize,
+		Logger:         a.log,
 	})
 	for _, p := range comet.Routes() {
 		mux.Handle(p, comet)
@@ -95,5 +102,19 @@ func (a *App) centrifugoOptions() centrifugo.Options {
 		RedisPrefix:    c.RedisPrefix,
 		RedisNumShards: c.RedisNumShards,
 		Logger:         a.log,
+	}
+}
+
+// processCounters gathers the request and traffic counters of this process
+// for the node stats (Centrifugo v1 stats/node and HubService.Node): the
+// Centrifugo face's API requests, the websocket faces' client messages and
+// bytes (bridge/wsconn), and the network gRPC/REST calls (callCounts).
+func processCounters(calls *callCounts) hub.ProcessCounters {
+	framesIn, bytesIn, bytesOut := wsconn.Totals()
+	return hub.ProcessCounters{
+		APIRequests:    centrifugo.APIRequests() + calls.api.Load(),
+		ClientRequests: framesIn + calls.client.Load(),
+		BytesIn:        bytesIn,
+		BytesOut:       bytesOut,
 	}
 }

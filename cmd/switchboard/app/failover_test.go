@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -77,6 +79,12 @@ func TestRedisFailover(t *testing.T) {
 	start()
 	eventually(t, "readyz after Redis returned", 20*time.Second, func() bool { return ready() == http.StatusOK })
 
+	// Redis lost the channel's epoch: the stream is told it may have missed
+	// events (README "Operations"); a new one receives again.
+	if s := streamErr(t, st); s.Code() != codes.DataLoss {
+		t.Fatalf("stream across the restart ended with %v, want DATA_LOSS", s)
+	}
+	st, _ = subscribe(t, srv.Hub, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"news"}}}})
 	// Publishes may fail on stale pooled connections right after the restart.
 	eventually(t, "a publish to go through", 10*time.Second, func() bool {
 		_, err := srv.Hub.Publish(context.Background(), &pb.PublishRequest{Event: &pb.Event{Channel: "news", Data: `"back"`}})

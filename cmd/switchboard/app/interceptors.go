@@ -4,11 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"strings"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -53,4 +56,40 @@ func recoverStream(log *slog.Logger) grpc.StreamServerInterceptor {
 		}()
 		return h(srv, ss)
 	}
+}
+
+// callCounts counts the gRPC (and so REST) calls of outside callers for the
+// node stats: user-token calls are client requests, every other call (api
+// key, or none in insecure mode) an API request. The node's own faces call
+// with the internal key and are not counted here: they count their own
+// clients' requests.
+type callCounts struct {
+	internal    string // "apikey <internal key>"
+	api, client atomic.Uint64
+}
+
+func (c *callCounts) count(ctx context.Context) {
+	var auth string
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get("authorization"); len(v) > 0 {
+			auth = v[0]
+		}
+	}
+	switch {
+	case auth == c.internal:
+	case len(auth) > 7 && strings.EqualFold(auth[:7], "bearer "):
+		c.client.Add(1)
+	default:
+		c.api.Add(1)
+	}
+}
+
+func (c *callCounts) unary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	c.count(ctx)
+	return h(ctx, req)
+}
+
+func (c *callCounts) stream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+	c.count(ss.Context())
+	return h(srv, ss)
 }

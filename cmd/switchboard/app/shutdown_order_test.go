@@ -63,7 +63,7 @@ func (w *closeWatch) RemovePresence(ctx context.Context, tenant, channel, id str
 	return w.Engine.RemovePresence(ctx, tenant, channel, id)
 }
 
-func (w *closeWatch) RemoveSession(ctx context.Context, s *pb.Session) error {
+func (w *closeWatch) RemoveSession(ctx context.Context, s *pb.Session) (bool, error) {
 	w.call("RemoveSession")
 	return w.Engine.RemoveSession(ctx, s)
 }

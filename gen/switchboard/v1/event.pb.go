@@ -35,6 +35,15 @@ const (
 //     OFFLINE when its last one closes (key = the user id);
 //   - "sys:subscriptions": JOIN and LEAVE of a session on any channel
 //     (key = the channel, publisher as for sys:sessions).
+//
+// On every lifecycle event, tenant is the session's tenant, publisher names
+// the session that caused it, and data is that Session as JSON (field names
+// as in the .proto files). They are not kept in history and carry no offset.
+// Anonymous sessions (no user) have no ONLINE or OFFLINE. Sessions of a node
+// that dies without closing them stop counting after the engine's expiry
+// (Redis: its presence TTL) without an OFFLINE; the user's next session is
+// then announced ONLINE again. A filter matches a "sys:" channel only when
+// it names it: "*" and empty channel lists never do.
 type EventKind int32
 
 const (
@@ -406,7 +415,9 @@ func (x *Recipient) GetSession() string {
 
 // Filter selects events. Every list is any-of; an empty list or one that
 // holds "*" matches any value, including an empty one; a concrete value
-// matches only that exact, case-sensitive value.
+// matches only that exact, case-sensitive value. The one exception: the
+// reserved "sys:" channels (see EventKind) match only a filter that names
+// them.
 type Filter struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Tenant to match; empty means the default tenant. "*" matches every tenant.

@@ -1624,8 +1624,25 @@ type NodeInfo struct {
 	MemorySysBytes uint64 `protobuf:"varint,13,opt,name=memory_sys_bytes,json=memorySysBytes,proto3" json:"memory_sys_bytes,omitempty"`
 	// Seconds since start.
 	UptimeSeconds uint64 `protobuf:"varint,14,opt,name=uptime_seconds,json=uptimeSeconds,proto3" json:"uptime_seconds,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// GOMAXPROCS of the process.
+	Gomaxprocs uint32 `protobuf:"varint,15,opt,name=gomaxprocs,proto3" json:"gomaxprocs,omitempty"`
+	// CPUs the process sees.
+	NumCpu uint32 `protobuf:"varint,16,opt,name=num_cpu,json=numCpu,proto3" json:"num_cpu,omitempty"`
+	// CPU time the process used over the last few seconds, in percent of one
+	// CPU (above 100 when it keeps several busy).
+	CpuUsagePercent uint64 `protobuf:"varint,17,opt,name=cpu_usage_percent,json=cpuUsagePercent,proto3" json:"cpu_usage_percent,omitempty"`
+	// Server API calls: Centrifugo API requests and gRPC/REST calls with an
+	// api key (not the node's own faces).
+	NumApiRequests uint64 `protobuf:"varint,18,opt,name=num_api_requests,json=numApiRequests,proto3" json:"num_api_requests,omitempty"`
+	// Client requests: websocket frames from clients of the faces and
+	// gRPC/REST calls with a user token.
+	NumClientRequests uint64 `protobuf:"varint,19,opt,name=num_client_requests,json=numClientRequests,proto3" json:"num_client_requests,omitempty"`
+	// Message bytes received from websocket clients of the faces.
+	BytesClientIn uint64 `protobuf:"varint,20,opt,name=bytes_client_in,json=bytesClientIn,proto3" json:"bytes_client_in,omitempty"`
+	// Message bytes sent to websocket clients of the faces.
+	BytesClientOut uint64 `protobuf:"varint,21,opt,name=bytes_client_out,json=bytesClientOut,proto3" json:"bytes_client_out,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *NodeInfo) Reset() {
@@ -1752,6 +1769,55 @@ func (x *NodeInfo) GetMemorySysBytes() uint64 {
 func (x *NodeInfo) GetUptimeSeconds() uint64 {
 	if x != nil {
 		return x.UptimeSeconds
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetGomaxprocs() uint32 {
+	if x != nil {
+		return x.Gomaxprocs
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetNumCpu() uint32 {
+	if x != nil {
+		return x.NumCpu
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetCpuUsagePercent() uint64 {
+	if x != nil {
+		return x.CpuUsagePercent
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetNumApiRequests() uint64 {
+	if x != nil {
+		return x.NumApiRequests
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetNumClientRequests() uint64 {
+	if x != nil {
+		return x.NumClientRequests
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetBytesClientIn() uint64 {
+	if x != nil {
+		return x.BytesClientIn
+	}
+	return 0
+}
+
+func (x *NodeInfo) GetBytesClientOut() uint64 {
+	if x != nil {
+		return x.BytesClientOut
 	}
 	return 0
 }
@@ -1957,7 +2023,7 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x05nodes\x18\x01 \x03(\v2\x18.switchboard.v1.NodeInfoR\x05nodes\"\r\n" +
 	"\vNodeRequest\"<\n" +
 	"\fNodeResponse\x12,\n" +
-	"\x04node\x18\x01 \x01(\v2\x18.switchboard.v1.NodeInfoR\x04node\"\x83\x04\n" +
+	"\x04node\x18\x01 \x01(\v2\x18.switchboard.v1.NodeInfoR\x04node\"\x94\x06\n" +
 	"\bNodeInfo\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x18\n" +
@@ -1974,7 +2040,16 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x12num_slow_consumers\x18\v \x01(\x04R\x10numSlowConsumers\x12%\n" +
 	"\x0enum_goroutines\x18\f \x01(\x04R\rnumGoroutines\x12(\n" +
 	"\x10memory_sys_bytes\x18\r \x01(\x04R\x0ememorySysBytes\x12%\n" +
-	"\x0euptime_seconds\x18\x0e \x01(\x04R\ruptimeSeconds\"\xd8\x01\n" +
+	"\x0euptime_seconds\x18\x0e \x01(\x04R\ruptimeSeconds\x12\x1e\n" +
+	"\n" +
+	"gomaxprocs\x18\x0f \x01(\rR\n" +
+	"gomaxprocs\x12\x17\n" +
+	"\anum_cpu\x18\x10 \x01(\rR\x06numCpu\x12*\n" +
+	"\x11cpu_usage_percent\x18\x11 \x01(\x04R\x0fcpuUsagePercent\x12(\n" +
+	"\x10num_api_requests\x18\x12 \x01(\x04R\x0enumApiRequests\x12.\n" +
+	"\x13num_client_requests\x18\x13 \x01(\x04R\x11numClientRequests\x12&\n" +
+	"\x0fbytes_client_in\x18\x14 \x01(\x04R\rbytesClientIn\x12(\n" +
+	"\x10bytes_client_out\x18\x15 \x01(\x04R\x0ebytesClientOut\"\xd8\x01\n" +
 	"\aSession\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04user\x18\x02 \x01(\tR\x04user\x12\x16\n" +

@@ -54,7 +54,10 @@ type HubServiceClient interface {
 	// message confirms the subscription; from then on no matching event
 	// published later is missed unless the stream ends. With `since`, missed
 	// events are replayed from history first, or the stream fails with
-	// OUT_OF_RANGE when the history no longer covers the position.
+	// OUT_OF_RANGE when the history no longer covers the position. When the
+	// serving node's link to the engine breaks, it recovers the missed events
+	// from history on its own; when it cannot, the stream ends with DATA_LOSS
+	// and a StreamGap detail (gap.proto) saying which channel and positions.
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
 	// History returns events kept for a channel, oldest first unless reversed.
 	History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
@@ -233,7 +236,10 @@ type HubServiceServer interface {
 	// message confirms the subscription; from then on no matching event
 	// published later is missed unless the stream ends. With `since`, missed
 	// events are replayed from history first, or the stream fails with
-	// OUT_OF_RANGE when the history no longer covers the position.
+	// OUT_OF_RANGE when the history no longer covers the position. When the
+	// serving node's link to the engine breaks, it recovers the missed events
+	// from history on its own; when it cannot, the stream ends with DATA_LOSS
+	// and a StreamGap detail (gap.proto) saying which channel and positions.
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
 	// History returns events kept for a channel, oldest first unless reversed.
 	History(context.Context, *HistoryRequest) (*HistoryResponse, error)

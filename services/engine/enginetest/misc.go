@@ -85,7 +85,7 @@ func testConcurrency(t *testing.T, newEngine NewEngine) {
 			ctx := ctxFor(t)
 			for i := 0; i < rounds; i++ {
 				s := session(fmt.Sprintf("w%d-%d", w, i), "shared")
-				if err := e.AddSession(ctx, s); err != nil {
+				if _, err := e.AddSession(ctx, s); err != nil {
 					t.Errorf("AddSession: %v", err)
 					return
 				}

@@ -26,6 +26,7 @@ type recorder struct {
 	inflight map[chanKey]*atomic.Int32
 
 	overlap atomic.Bool
+	gaps    atomic.Int32
 }
 
 func newRecorder() *recorder {
@@ -56,6 +57,12 @@ func (r *recorder) HandleControl(c *engine.Control) {
 	r.controls = append(r.controls, c)
 	r.notifyLocked()
 	r.mu.Unlock()
+}
+
+// HandleGap fails the suite: the shared suite never breaks delivery, so no
+// engine may report a loss during it.
+func (r *recorder) HandleGap(g *engine.Gap) {
+	r.gaps.Add(1)
 }
 
 func (r *recorder) notifyLocked() {
@@ -164,6 +171,9 @@ func start(t *testing.T, e engine.Engine) *recorder {
 	go func() { done <- e.Run(ctx, r) }()
 	t.Cleanup(func() {
 		cancel()
+		if n := r.gaps.Load(); n > 0 {
+			t.Errorf("the engine reported %d gaps while its delivery never broke", n)
+		}
 		select {
 		case err := <-done:
 			if err != nil && !errors.Is(err, engine.ErrClosed) {

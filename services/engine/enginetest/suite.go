@@ -14,6 +14,10 @@
 // delivered, a case publishes a barrier event on a subscribed channel after
 // it and waits for the barrier: both engines deliver the events of one
 // publishing goroutine in publish order, whatever their channels.
+//
+// CheckHandlerWork holds handlers to the engine.Handler contract: the work
+// a control order causes must not stall delivery. The suite runs it with a
+// handler of its own; a handler's package (the hub) runs it with itself.
 package enginetest
 
 import (
@@ -54,9 +58,11 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine) {
 		{"SubscribeOddNames", testSubscribeOddNames},
 		{"DeliveryOrderPerChannel", testDeliveryOrderPerChannel},
 		{"Control", testControl},
+		{"HandlerWorkOffDeliveryPath", testHandlerWork},
 		{"Presence", testPresence},
 		{"PresenceChannels", testPresenceChannels},
 		{"UserSessions", testUserSessions},
+		{"UserSessionsFirstLastOnce", testUserSessionsFirstLastOnce},
 		{"UserQueue", testUserQueue},
 		{"Nodes", testNodes},
 		{"RecordsPerTenantAndUser", testRecordsPerTenantAndUser},

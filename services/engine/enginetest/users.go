@@ -3,6 +3,7 @@ package enginetest
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -26,25 +27,91 @@ func testUserSessions(t *testing.T, newEngine NewEngine) {
 	e := newEngine(t)
 	ctx := ctxFor(t)
 	s1, s2, s3 := session("s1", "u1"), session("s2", "u1"), session("s3", "u2")
-	for _, s := range []*pb.Session{s1, s2, s3, s1} {
-		if err := e.AddSession(ctx, s); err != nil {
+	// Adding s1 twice is one entry, and only the very first add is first.
+	for i, c := range []struct {
+		s     *pb.Session
+		first bool
+	}{{s1, true}, {s2, false}, {s3, true}, {s1, false}} {
+		first, err := e.AddSession(ctx, c.s)
+		if err != nil {
 			t.Fatalf("AddSession: %v", err)
+		}
+		if first != c.first {
+			t.Fatalf("add %d (%s of %s): first = %t, want %t", i, c.s.Id, c.s.User, first, c.first)
 		}
 	}
 	wantUserSessions(t, e, "t", "u1", 2)
 	wantUserSessions(t, e, "t", "u2", 1)
 	wantUserSessions(t, e, "t", "nobody", 0)
 	wantUserSessions(t, e, "other", "u1", 0)
-	for _, s := range []*pb.Session{s1, s1} {
-		if err := e.RemoveSession(ctx, s); err != nil {
+	// Removing s1 twice: neither is last (s2 is left); removing s2 is.
+	for i, c := range []struct {
+		s    *pb.Session
+		last bool
+	}{{s1, false}, {s1, false}, {s2, true}, {s2, false}, {session("never", "u2"), false}} {
+		last, err := e.RemoveSession(ctx, c.s)
+		if err != nil {
 			t.Fatalf("RemoveSession: %v", err)
 		}
-	}
-	wantUserSessions(t, e, "t", "u1", 1)
-	if err := e.RemoveSession(ctx, s2); err != nil {
-		t.Fatalf("RemoveSession: %v", err)
+		if last != c.last {
+			t.Fatalf("remove %d (%s of %s): last = %t, want %t", i, c.s.Id, c.s.User, last, c.last)
+		}
 	}
 	wantUserSessions(t, e, "t", "u1", 0)
+	wantUserSessions(t, e, "t", "u2", 1)
+	// After the last one went, the next one is first again.
+	if first, err := e.AddSession(ctx, s2); err != nil || !first {
+		t.Fatalf("AddSession after the last was removed = %t, %v; want first", first, err)
+	}
+}
+
+// testUserSessionsFirstLastOnce opens and closes sessions of one user from
+// many goroutines at once: whatever the interleaving, the firsts and lasts
+// alternate, starting with a first, and every last ends an online period.
+func testUserSessionsFirstLastOnce(t *testing.T, newEngine NewEngine) {
+	e := newEngine(t)
+	const workers, rounds = 8, 20
+	var mu sync.Mutex
+	firsts, lasts := 0, 0
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx := ctxFor(t)
+			for i := 0; i < rounds; i++ {
+				s := session(fmt.Sprintf("w%d-%d", w, i), "busy")
+				first, err := e.AddSession(ctx, s)
+				if err != nil {
+					t.Errorf("AddSession: %v", err)
+					return
+				}
+				mu.Lock()
+				if first {
+					firsts++
+				}
+				mu.Unlock()
+				last, err := e.RemoveSession(ctx, s)
+				if err != nil {
+					t.Errorf("RemoveSession: %v", err)
+					return
+				}
+				mu.Lock()
+				if last {
+					lasts++
+				}
+				if lasts > firsts {
+					t.Errorf("%d lasts after %d firsts", lasts, firsts)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if firsts == 0 || firsts != lasts {
+		t.Fatalf("%d firsts and %d lasts, want the same number (at least one)", firsts, lasts)
+	}
+	wantUserSessions(t, e, "t", "busy", 0)
 }
 
 func testUserQueue(t *testing.T, newEngine NewEngine) {

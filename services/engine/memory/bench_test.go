@@ -16,6 +16,7 @@ type nopHandler struct{}
 
 func (nopHandler) HandleEvent(*pb.Event)         {}
 func (nopHandler) HandleControl(*engine.Control) {}
+func (nopHandler) HandleGap(*engine.Gap)         {}
 
 func run(b *testing.B, e *memory.Engine) {
 	ctx, cancel := context.WithCancel(context.Background())

@@ -94,7 +94,7 @@ func TestSweepDropsOldQueues(t *testing.T) {
 	if err := e.Enqueue(ctx, "t", "u", &pb.Event{Data: "1"}, 10); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.AddSession(ctx, &pb.Session{Id: "s", Tenant: "t", User: "online"}); err != nil {
+	if _, err := e.AddSession(ctx, &pb.Session{Id: "s", Tenant: "t", User: "online"}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the queue to be dropped", func() bool { return e.userCount() == 1 })

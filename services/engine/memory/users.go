@@ -43,36 +43,48 @@ func (u *users) forgetIfEmpty(k key, x *user) {
 	}
 }
 
-// AddSession records a connected session of s.User.
-func (e *Engine) AddSession(ctx context.Context, s *pb.Session) error {
+// AddSession records a connected session of s.User; first when the user
+// had no other session.
+func (e *Engine) AddSession(ctx context.Context, s *pb.Session) (bool, error) {
 	if err := e.check(); err != nil {
-		return err
+		return false, err
 	}
 	if s.GetId() == "" {
-		return errNoUserSession
+		return false, errNoUserSession
 	}
 	e.users.mu.Lock()
 	defer e.users.mu.Unlock()
-	e.users.get(key{s.Tenant, s.User}, true).sessions[s.Id] = struct{}{}
-	return nil
+	x := e.users.get(key{s.Tenant, s.User}, true)
+	if _, ok := x.sessions[s.Id]; ok {
+		return false, nil
+	}
+	x.sessions[s.Id] = struct{}{}
+	return len(x.sessions) == 1, nil
 }
 
-// RemoveSession forgets a session; an unknown one is not an error.
-func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) error {
+// RemoveSession forgets a session; an unknown one is not an error. It is
+// last when it was the user's only session.
+func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) (bool, error) {
 	if err := e.check(); err != nil {
-		return err
+		return false, err
 	}
 	if s == nil {
-		return nil
+		return false, nil
 	}
 	k := key{s.Tenant, s.User}
 	e.users.mu.Lock()
 	defer e.users.mu.Unlock()
-	if x := e.users.get(k, false); x != nil {
-		delete(x.sessions, s.Id)
-		e.users.forgetIfEmpty(k, x)
+	x := e.users.get(k, false)
+	if x == nil {
+		return false, nil
 	}
-	return nil
+	if _, ok := x.sessions[s.Id]; !ok {
+		return false, nil
+	}
+	delete(x.sessions, s.Id)
+	last := len(x.sessions) == 0
+	e.users.forgetIfEmpty(k, x)
+	return last, nil
 }
 
 // UserSessions counts the user's connected sessions.

@@ -47,6 +47,11 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	if ev.To.GetUser() != "" || ev.To.GetSession() != "" {
 		return nil, errDirected
 	}
+	if !e.link.up.Load() {
+		// This node would not receive its own event: refuse rather than
+		// acknowledge what its subscribers may never see.
+		return nil, fmt.Errorf("redis: publish: %w", errLinkDown)
+	}
 	if ev.Id == "" {
 		ev.Id = engine.NewID()
 	}
@@ -165,7 +170,7 @@ func (e *Engine) Subscribe(ctx context.Context, tenant, channel string) error {
 	if err != nil {
 		return err
 	}
-	return e.link.subscribe(ctx, name, pattern)
+	return e.link.subscribe(ctx, name, pattern, tenant, channel)
 }
 
 // Unsubscribe drops one Subscribe. Once the last one returns, no event of
@@ -201,6 +206,10 @@ func (e *Engine) PublishControl(ctx context.Context, c *engine.Control) error {
 	}
 	if c == nil {
 		return errNilControl
+	}
+	if !e.link.up.Load() {
+		// Orders reach this node's own sessions through its link too.
+		return fmt.Errorf("redis: publish control: %w", errLinkDown)
 	}
 	b, err := encodeControl(c)
 	if err != nil {

@@ -18,16 +18,19 @@ import (
 type handler struct {
 	events   chan *pb.Event
 	controls chan *engine.Control
+	gaps     chan *engine.Gap
 }
 
 func (h *handler) HandleEvent(ev *pb.Event) { h.events <- ev }
 
 func (h *handler) HandleControl(c *engine.Control) { h.controls <- c }
 
+func (h *handler) HandleGap(g *engine.Gap) { h.gaps <- g }
+
 // run runs e with a fresh handler until the test ends.
 func run(t *testing.T, e engine.Engine) *handler {
 	t.Helper()
-	h := &handler{events: make(chan *pb.Event, 1000), controls: make(chan *engine.Control, 100)}
+	h := &handler{events: make(chan *pb.Event, 1000), controls: make(chan *engine.Control, 100), gaps: make(chan *engine.Gap, 100)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { e.Run(ctx, h); close(done) }()
@@ -138,12 +141,19 @@ func TestTwoNodes(t *testing.T) {
 			t.Fatalf("channels: %v, %v", chans, err)
 		}
 	}
+	// The user's first session is first on whichever node it opens; the
+	// second, on the other node, is not.
 	for _, x := range []struct {
-		e *redis.Engine
-		s *pb.Session
-	}{{a, sa}, {b, sb}} {
-		if err := x.e.AddSession(ctx, x.s); err != nil {
+		e     *redis.Engine
+		s     *pb.Session
+		first bool
+	}{{a, sa, true}, {b, sb, false}} {
+		first, err := x.e.AddSession(ctx, x.s)
+		if err != nil {
 			t.Fatal(err)
+		}
+		if first != x.first {
+			t.Fatalf("AddSession(%s) first = %t, want %t", x.s.Id, first, x.first)
 		}
 	}
 	if n, err := a.UserSessions(ctx, "t", "u1"); err != nil || n != 2 {
@@ -191,7 +201,7 @@ func TestPresenceOfDeadNodeExpires(t *testing.T) {
 	if err := dying.AddPresence(ctx, "t", "c", s1); err != nil {
 		t.Fatal(err)
 	}
-	if err := dying.AddSession(ctx, s1); err != nil {
+	if _, err := dying.AddSession(ctx, s1); err != nil {
 		t.Fatal(err)
 	}
 	if err := alive.AddPresence(ctx, "t", "c", s2); err != nil {
@@ -224,6 +234,10 @@ func TestPresenceOfDeadNodeExpires(t *testing.T) {
 		n, err := alive.UserSessions(ctx, "t", "u")
 		return err == nil && n == 0
 	})
+	// The dead node's session no longer counts: the user's next one is first.
+	if first, err := alive.AddSession(ctx, &pb.Session{Id: "s3", User: "u", Tenant: "t"}); err != nil || !first {
+		t.Fatalf("AddSession after expiry = %t, %v; want first", first, err)
+	}
 	if err := alive.RemovePresence(ctx, "t", "c", "s2"); err != nil {
 		t.Fatal(err)
 	}

@@ -65,10 +65,13 @@
 //
 // Messages are handed to the Run handler on the connection's reader
 // goroutine, one at a time, in the order Redis sent them. When the
-// connection breaks, Healthy reports it, Subscribe of a new name fails, and
-// a background loop reconnects with backoff and subscribes every wanted
-// name again; events published meanwhile are not delivered (at most once —
-// clients resume from history).
+// connection breaks, Healthy reports it, Publish, PublishControl and
+// Subscribe of a new name fail with engine.ErrUnavailable, and a background
+// loop reconnects with backoff and subscribes every wanted name again. Then it recovers
+// what each channel subscribed by name missed from history, from the last
+// offset the node delivered (same epoch), delivers it before the events
+// that arrived meanwhile, and reports what it cannot recover as an
+// engine.Gap (see recover.go) before the node is healthy again.
 //
 // # Presence and users
 //

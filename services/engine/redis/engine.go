@@ -129,6 +129,7 @@ func New(ctx context.Context, opts Options) (*Engine, error) {
 		client.Close()
 		return nil, fmt.Errorf("redis: open pub/sub link: %w", err)
 	}
+	e.link.up.Store(true)
 	e.wg.Add(2)
 	go e.link.run()
 	go e.refreshLoop()
@@ -162,8 +163,9 @@ func (e *Engine) Run(ctx context.Context, h engine.Handler) error {
 	}
 }
 
-// errLinkDown: the pub/sub connection is being re-established.
-var errLinkDown = errors.New("redis: pub/sub link down")
+// errLinkDown: the pub/sub connection is being re-established (or what it
+// missed is being recovered).
+var errLinkDown = fmt.Errorf("redis: pub/sub link down: %w", engine.ErrUnavailable)
 
 // Healthy fails while the pub/sub link is down or Redis does not answer.
 func (e *Engine) Healthy(ctx context.Context) error {

@@ -10,3 +10,18 @@ func LinkID(e *Engine) int64 {
 	}
 	return e.link.conn.id
 }
+
+// HoldReconnect keeps the engine's pub/sub link from reconnecting until
+// release is called, so that a test can publish while the link is down.
+func HoldReconnect(e *Engine) (release func()) {
+	g := make(chan struct{})
+	e.link.gate.Store(&g)
+	return func() {
+		e.link.gate.Store(nil)
+		close(g)
+	}
+}
+
+// Recovered counts the events the engine delivered from history after
+// reconnecting its pub/sub link.
+func Recovered(e *Engine) uint64 { return e.link.recovered.Load() }

@@ -14,20 +14,26 @@ import (
 
 // link is this node's one pub/sub connection. It holds the reference-counted
 // set of wanted subscriptions and, while connected, the connection they are
-// live on. When the connection breaks, run re-dials and subscribes the whole
-// set again; messages published meanwhile are lost (delivery is at most
-// once; clients resume from history).
+// live on. When the connection breaks, run re-dials, subscribes the whole
+// set again and recovers what was published meanwhile from history, or
+// reports the gap (recover.go).
 type link struct {
 	e  *Engine
-	up atomic.Bool
+	up atomic.Bool // connected, subscribed and recovered: the node can deliver
 
 	// mu guards the sets and conn, and serializes SUBSCRIBE and
 	// UNSUBSCRIBE commands so that they reach Redis in the order the
 	// reference counts changed.
 	mu       sync.Mutex
-	channels map[string]int // pub/sub channel → Subscribe count
-	patterns map[string]int // pattern → Subscribe count
-	conn     *linkConn      // nil while down
+	channels map[string]int    // pub/sub channel → Subscribe count
+	patterns map[string]int    // pattern → Subscribe count
+	ptenants map[string]string // pattern → its tenant (AllTenants for every tenant)
+	conn     *linkConn         // nil while down
+
+	delivery // what was delivered, and events held during a recovery
+
+	// gate, when set (tests), holds reconnection attempts until closed.
+	gate atomic.Pointer[chan struct{}]
 }
 
 // resubscribeBatch bounds the names sent in one SUBSCRIBE after a reconnect.
@@ -40,7 +46,10 @@ const (
 )
 
 func newLink(e *Engine) *link {
-	return &link{e: e, channels: map[string]int{}, patterns: map[string]int{}}
+	return &link{
+		e: e, channels: map[string]int{}, patterns: map[string]int{}, ptenants: map[string]string{},
+		delivery: delivery{pos: map[string]*chanPos{}},
+	}
 }
 
 // linkConn is one dedicated connection and what Redis confirmed on it.
@@ -100,7 +109,6 @@ func (l *link) connect(ctx context.Context) error {
 		patterns = patterns[n:]
 	}
 	l.conn = c
-	l.up.Store(true)
 	return nil
 }
 
@@ -126,8 +134,19 @@ func (l *link) run() {
 				return
 			case <-time.After(backoff):
 			}
+			if g := l.gate.Load(); g != nil {
+				select {
+				case <-*g:
+				case <-l.e.done:
+					return
+				}
+			}
 			ctx, cancel := context.WithTimeout(l.e.ctx, 10*time.Second)
 			err := l.connect(ctx)
+			if err == nil {
+				l.recover(ctx)
+				l.up.Store(true)
+			}
 			cancel()
 			if err == nil {
 				l.e.log.Info("pub/sub link restored")
@@ -139,21 +158,25 @@ func (l *link) run() {
 	}
 }
 
-// drop marks the link down and gives the connection back.
+// drop marks the link down and gives the connection back. From now until
+// the recovery after the next connection, events are held (see recover).
 func (l *link) drop(c *linkConn) {
 	l.mu.Lock()
 	if l.conn == c {
 		l.conn = nil
 		l.up.Store(false)
+		l.hold()
 	}
 	l.mu.Unlock()
 	c.release()
 }
 
-// subscribe adds one reference to a channel (or pattern). The first
-// reference subscribes on Redis, and returns once Redis confirmed it: any
-// message published after that reaches this node.
-func (l *link) subscribe(ctx context.Context, name string, pattern bool) error {
+// subscribe adds one reference to a channel of a tenant (or, with pattern,
+// to a tenant's pattern). The first reference subscribes on Redis, and
+// returns once Redis confirmed it: any message published after that reaches
+// this node. Before subscribing a channel it reads the channel's position,
+// from which a later recovery starts if nothing was delivered meanwhile.
+func (l *link) subscribe(ctx context.Context, name string, pattern bool, tenant, channel string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	set := l.channels
@@ -167,6 +190,11 @@ func (l *link) subscribe(ctx context.Context, name string, pattern bool) error {
 	if l.conn == nil {
 		return failf("redis: subscribe: %w", errLinkDown)
 	}
+	if !pattern {
+		if err := l.start(ctx, name, tenant, channel); err != nil {
+			return err
+		}
+	}
 	dc := l.conn.dc
 	cmd := dc.B().Subscribe().Channel(name).Build()
 	if pattern {
@@ -176,9 +204,13 @@ func (l *link) subscribe(ctx context.Context, name string, pattern bool) error {
 		// The command may still have reached Redis; take it back so
 		// that no unreferenced subscription lingers.
 		l.unsubscribeWire(name, pattern)
+		l.forget(name)
 		return failf("redis: subscribe: %w", err)
 	}
 	set[name] = 1
+	if pattern {
+		l.ptenants[name] = tenant
+	}
 	return nil
 }
 
@@ -198,6 +230,8 @@ func (l *link) unsubscribe(ctx context.Context, name string, pattern bool) error
 		return nil
 	}
 	delete(set, name)
+	delete(l.ptenants, name)
+	l.forget(name)
 	if l.conn == nil {
 		return nil // the next connection will not subscribe it
 	}
@@ -278,7 +312,5 @@ func (c *linkConn) onMessage(m rueidis.PubSubMessage) {
 	if m.Pattern == "" && (all || (len(c.wirePatterns) > 0 && c.wirePatterns[e.n.tenantPattern(ev.Tenant)])) {
 		return // an exact channel's copy; a pattern's copy is delivered
 	}
-	if b := e.handler.Load(); b != nil {
-		b.h.HandleEvent(ev)
-	}
+	e.link.deliver(m.Channel, m.Pattern == "" || c.wireChannels[m.Channel], ev)
 }

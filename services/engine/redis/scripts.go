@@ -223,15 +223,31 @@ end
 return {redis.call('HLEN', s), users}
 `)
 
-// userAddScript records a user's session until TTL ms from now.
+// userAddScript records a user's session until TTL ms from now (and
+// refreshes it). Returns 1 when the user had no other live session: the
+// session is the user's first in the cluster.
 //
 // KEYS: the user's session sorted set (id → expiry ms). ARGV: session id, TTL ms.
 var userAddScript = rueidis.NewLuaScript(prelude + `
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local before = redis.call('ZCARD', KEYS[1])
+local added = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
+if added == 1 and before == 0 then return 1 end
+return 0
+`)
+
+// userRemoveScript forgets a user's session. Returns 1 when it was
+// recorded (expired or not) and no live session of the user is left: it
+// was the user's last in the cluster.
+//
+// KEYS: the user's session sorted set. ARGV: session id.
+var userRemoveScript = rueidis.NewLuaScript(prelude + `
+local removed = redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms())
+if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 end
+return 0
 `)
 
 // userCountScript counts a user's unexpired sessions.
@@ -280,4 +296,24 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms())) do
   redis.call('ZREM', KEYS[2], id)
 end
 return redis.call('HVALS', KEYS[1])
+`)
+
+// positionScript reads a channel's current position, creating its epoch
+// when it has none (as historyScript does), so that a subscriber knows where
+// it starts and can later recover what it missed from there.
+//
+// KEYS: meta hash, history list. ARGV: meta TTL ms, epoch to use if the
+// channel has none. Returns {epoch, top}.
+var positionScript = rueidis.NewLuaScript(prelude + `
+local meta, list, meta_ttl = KEYS[1], KEYS[2], tonumber(ARGV[1])
+local epoch = redis.call('HGET', meta, 'e')
+if not epoch then
+  epoch = ARGV[2]
+  redis.call('HSET', meta, 'e', epoch)
+  redis.call('DEL', list)
+  redis.call('PEXPIRE', meta, meta_ttl)
+else
+  extend(meta, meta_ttl)
+end
+return {epoch, tonumber(redis.call('HGET', meta, 'o') or '0')}
 `)

@@ -21,39 +21,43 @@ func (e *Engine) userAdd(s *pb.Session) rueidis.LuaExec {
 }
 
 // AddSession records a connected session; this node refreshes it until
-// RemoveSession, and it expires if the node dies.
-func (e *Engine) AddSession(ctx context.Context, s *pb.Session) error {
+// RemoveSession, and it expires if the node dies. It is first when the
+// user had no other live session on any node.
+func (e *Engine) AddSession(ctx context.Context, s *pb.Session) (bool, error) {
 	if err := e.check(); err != nil {
-		return err
+		return false, err
 	}
 	if s.GetId() == "" {
-		return errNoUserSession
+		return false, errNoUserSession
 	}
 	x := e.userAdd(s)
 	e.own.hold()
 	defer e.own.unhold()
-	if err := userAddScript.Exec(ctx, e.client, x.Keys, x.Args).Error(); err != nil {
-		return failf("redis: add session: %w", err)
+	first, err := userAddScript.Exec(ctx, e.client, x.Keys, x.Args).AsInt64()
+	if err != nil {
+		return false, failf("redis: add session: %w", err)
 	}
 	e.own.setSession(sessKey{s.Tenant, s.User, s.Id}, x)
-	return nil
+	return first == 1, nil
 }
 
-// RemoveSession forgets a session.
-func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) error {
+// RemoveSession forgets a session. It is last when no live session of
+// the user is left on any node.
+func (e *Engine) RemoveSession(ctx context.Context, s *pb.Session) (bool, error) {
 	if err := e.check(); err != nil {
-		return err
+		return false, err
 	}
 	if s == nil {
-		return nil
+		return false, nil
 	}
 	e.own.hold()
 	defer e.own.unhold()
 	e.own.deleteSession(sessKey{s.Tenant, s.User, s.Id})
-	if err := e.client.Do(ctx, e.client.B().Zrem().Key(e.n.userSessions(s.Tenant, s.User)).Member(s.Id).Build()).Error(); err != nil {
-		return failf("redis: remove session: %w", err)
+	last, err := userRemoveScript.Exec(ctx, e.client, []string{e.n.userSessions(s.Tenant, s.User)}, []string{s.Id}).AsInt64()
+	if err != nil {
+		return false, failf("redis: remove session: %w", err)
 	}
-	return nil
+	return last == 1, nil
 }
 
 // UserSessions counts the user's live sessions on every node.
