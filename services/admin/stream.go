@@ -39,7 +39,7 @@ func (s *Server) StreamEvents(req *pb.StreamEventsRequest, srv pb.AdminService_S
 			{Tenant: engine.AllTenants, Channels: []string{engine.AllChannels}},
 			{Tenant: engine.AllTenants, Channels: streamable.SysChannels},
 		},
-		Shared:  true, // the stream is no session of its own: it would report itself
+		Shared: true, // the stream is no session of its own: it would report itself
 	})
 	if err != nil {
 		return err
