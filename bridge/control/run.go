@@ -128,6 +128,12 @@ func (r *Router) dispatch(msg *pb.ControlResponse) {
 		h.Unsubscribe(o.Unsubscribe.GetChannel())
 	case *pb.ControlResponse_Event:
 		h.Deliver(o.Event)
+	case *pb.ControlResponse_Command:
+		if c, ok := h.(Commander); ok {
+			c.Command(o.Command)
+			return
+		}
+		go r.refuseCommand(o.Command)
 	default:
 		r.log.Debug("control order of unknown kind", "session", msg.GetSessionId())
 	}
@@ -135,3 +141,22 @@ func (r *Router) dispatch(msg *pb.ControlResponse) {
 
 // errStreamEnded is what a stream that ended cleanly reports to the logs.
 var errStreamEnded = errors.New("control stream ended by the hub")
+
+// Commander is a Handler whose connections take relayed commands
+// (DirectoryService.SendCommand). It answers each order, whatever happens,
+// with SessionService.ReplyCommand; the caller gives up after the order's
+// timeout. Command must not block.
+type Commander interface {
+	Command(order *pb.CommandOrder)
+}
+
+// refuseCommand answers a command for a session whose face takes none.
+func (r *Router) refuseCommand(o *pb.CommandOrder) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	_, err := r.sessions.ReplyCommand(ctx, &pb.ReplyCommandRequest{Id: o.GetId(),
+		Error: &pb.CommandError{Message: "this connection takes no commands"}})
+	if err != nil {
+		r.log.Debug("command refusal not sent", "err", err)
+	}
+}

@@ -79,6 +79,11 @@ const configTemplate = `// Switchboard configuration. JSON with comments; flags 
   // comet-server face: Origin prefixes it also requires (narrows
   // allowed_origins; empty = no narrowing).
   "cppcomet": {"origin_allow": []},
+  // NkSERVICE face: classes users (not admins) may subscribe to and send,
+  // besides their own user and session events ("*": every class but core).
+  "nkservice": {"subscribe_classes": ["*"], "send_classes": ["*"]},
+  // Session logs (NkSERVICE session/log) also go to this GELF UDP input.
+  "gelf_addr": "",
 
   "log_level": "info",
   "log_format": "text"

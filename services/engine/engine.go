@@ -54,6 +54,21 @@ type Control struct {
 	Channel string    // Unsubscribe: "" = every channel
 	Reason  string    // Disconnect: shown to the client
 	Event   *pb.Event // Deliver: a directed event (Event.To says to whom)
+	// Session names the one session a Disconnect, Command or Query is for
+	// (User is then ignored).
+	Session string
+	// Request: Command, Query and Reply carry a request to one session, or
+	// the reply to one, between nodes.
+	Request *Request
+}
+
+// Request is a request to one session, or its reply, on its way between
+// the node that waits for the reply and the node that holds the session.
+// Nodes that hold no such session (or wait for no such reply) ignore it.
+type Request struct {
+	ID      string // unique per request; the reply carries the same id
+	Node    string // id of the node waiting for the reply
+	Payload []byte // the hub's own encoding; opaque to the engine
 }
 
 // ControlKind names a control order.
@@ -64,6 +79,11 @@ const (
 	ControlDisconnect ControlKind = iota + 1
 	ControlUnsubscribe
 	ControlDeliver
+	// ControlCommand relays a command to Session; ControlQuery asks the
+	// session's node about it; ControlReply answers either, to Request.Node.
+	ControlCommand
+	ControlQuery
+	ControlReply
 )
 
 // Handler receives what the engine delivers to this node. Calls for one

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/services/engine"
 )
 
@@ -20,10 +21,18 @@ var (
 	errPresenceOff       = errors.New("presence is not kept for this channel")
 	errSessionNotFound   = errors.New("session not found")
 	errPermission        = errors.New("permission denied")
+	errNoAnswer          = errors.New("the session did not answer in time")
+	errNoCommands        = errors.New("the session's face takes no commands")
+	errEdgeUnavailable   = errors.New("the session's connection cannot be reached")
 )
 
 // errEngineUnavailable is the message of UNAVAILABLE for an engine outage.
 const errEngineUnavailable = "engine unavailable, retry later"
+
+// commandError is a session's own error answer to a relayed command.
+type commandError struct{ e *pb.CommandError }
+
+func (e *commandError) Error() string { return e.e.GetMessage() }
 
 // fieldError is invalid input in one request field.
 type fieldError struct {
@@ -58,6 +67,20 @@ func (h *Hub) toStatus(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, errHistoryOff), errors.Is(err, errPresenceOff):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.As(err, new(*commandError)):
+		var ce *commandError
+		errors.As(err, &ce)
+		st := status.New(codes.FailedPrecondition, "the session answered with an error: "+ce.e.GetMessage())
+		if d, derr := st.WithDetails(ce.e); derr == nil {
+			st = d
+		}
+		return st.Err()
+	case errors.Is(err, errNoAnswer):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	case errors.Is(err, errNoCommands):
+		return status.Error(codes.Unimplemented, err.Error())
+	case errors.Is(err, errEdgeUnavailable):
+		return status.Error(codes.Unavailable, err.Error())
 	case errors.Is(err, errPermission):
 		return status.Error(codes.PermissionDenied, err.Error())
 	case errors.Is(err, engine.ErrPositionGone):

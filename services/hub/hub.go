@@ -29,6 +29,7 @@ type Options struct {
 	QueueSize   int           // events queued per stream before it is cut off (default 1024)
 	UserQueue   int           // directed events queued per offline user (default 10)
 	Heartbeat   time.Duration // idle stream heartbeat (default 25s)
+	GELFAddr    string        // host:port of a GELF UDP input for session logs; "" = none
 	Logger      *slog.Logger
 	// Counters reads what is counted outside the core (the faces, the API
 	// front) for the node's stats; nil reports zeros.
@@ -57,6 +58,7 @@ type Hub struct {
 	reg        *registry
 	work       *workers // control-order work, off the delivery path (work.go)
 	cpu        *cpuMeter
+	dir        *directory
 
 	published, delivered, slow atomic.Uint64
 
@@ -110,7 +112,15 @@ func New(opts Options) *Hub {
 		cpu:     newCPUMeter(time.Now()),
 		reg:     newRegistry(),
 		work:    newWorkers(),
+		dir:     &directory{},
 		closing: make(chan struct{}),
+	}
+	if opts.GELFAddr != "" {
+		g, err := newGELFSink(opts.GELFAddr)
+		if err != nil {
+			h.log.Error("session logs will not reach GELF", "err", err)
+		}
+		h.dir.gelf = g
 	}
 	for _, ns := range opts.Namespaces {
 		h.namespaces[ns.Name] = channelOptions{
@@ -206,12 +216,17 @@ func (h *Hub) HandleEvent(ev *pb.Event) {
 // HandleControl implements engine.Handler: it applies an order to this
 // node's sessions of the user (or the addressed session).
 func (h *Hub) HandleControl(c *engine.Control) {
+	switch c.Kind {
+	case engine.ControlCommand, engine.ControlQuery, engine.ControlReply:
+		h.handleRequest(c)
+		return
+	}
 	var targets []*session
 	if c.Kind == engine.ControlDeliver {
 		to := c.Event.GetTo()
 		targets = h.reg.targets(c.Event.Tenant, to.GetUser(), to.GetSession())
 	} else {
-		targets = h.reg.targets(c.Tenant, c.User, "")
+		targets = h.reg.targets(c.Tenant, c.User, c.Session)
 	}
 	for _, s := range targets {
 		switch c.Kind {

@@ -129,6 +129,10 @@ func (h *Hub) opened(ctx context.Context, s *session) error {
 	if err != nil {
 		return err
 	}
+	if err := h.listed(ctx, s.info); err != nil {
+		_, _ = h.eng.RemoveSession(context.WithoutCancel(ctx), s.info)
+		return err
+	}
 	h.reg.add(s)
 	sessionsGauge.Inc()
 	h.announceLifecycle(ctx, s, ChannelSessions, pb.EventKind_EVENT_KIND_CONNECT, "")
@@ -141,6 +145,7 @@ func (h *Hub) opened(ctx context.Context, s *session) error {
 // closed is opened's counterpart, after the session left its channels:
 // DISCONNECT, then OFFLINE when no session of the user is left anywhere.
 func (h *Hub) closed(ctx context.Context, s *session) {
+	h.unlisted(ctx, s.info)
 	last, err := h.eng.RemoveSession(ctx, s.info)
 	if err != nil {
 		h.log.Warn("remove session failed", "session", s.info.Id, "err", err)

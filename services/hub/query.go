@@ -93,11 +93,12 @@ func (s *HubServer) Channels(ctx context.Context, req *pb.ChannelsRequest) (*pb.
 	if limit <= 0 || limit > maxChannels {
 		limit = maxChannels
 	}
-	chs, err := s.h.eng.Channels(ctx, req.Tenant, req.Prefix, limit)
+	// One more than asked: the directory's channel is not listed.
+	chs, err := s.h.eng.Channels(ctx, req.Tenant, req.Prefix, limit+1)
 	if err != nil {
 		return nil, s.h.toStatus(err)
 	}
-	return &pb.ChannelsResponse{Channels: chs}, nil
+	return &pb.ChannelsResponse{Channels: withoutDirectory(chs, limit)}, nil
 }
 
 // Unsubscribe implements pb.HubServiceServer.

@@ -167,6 +167,7 @@ func (a *App) startCore() error {
 		QueueSize:   a.cfg.ClientQueueSize,
 		UserQueue:   a.cfg.UserQueueSize,
 		Heartbeat:   time.Duration(a.cfg.StreamHeartbeat),
+		GELFAddr:    a.cfg.GELFAddr,
 		Logger:      a.log,
 		Counters:    func() hub.ProcessCounters { return processCounters(calls) },
 	})
@@ -196,6 +197,9 @@ func (a *App) startCore() error {
 	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, a.local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
 		pb.RegisterSessionServiceServer(r, a.hub.SessionService())
+		// DirectoryService: users and sessions cluster-wide, stop, command
+		// relay, session logs (NkSERVICE face, and any API caller).
+		pb.RegisterDirectoryServiceServer(r, a.hub.DirectoryService())
 		// UserService: auth hashes, user data, last-seen times (comet-server
 		// face); online state comes from the engine's sessions.
 		pb.RegisterUserServiceServer(r, users)

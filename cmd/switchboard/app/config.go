@@ -54,8 +54,27 @@ type Config struct {
 	LogFormat string `json:"log_format"`
 	NodeName  string `json:"node_name"`
 
+	// GELFAddr, when set, is the host:port of a GELF UDP input: session
+	// logs (NkSERVICE session/log, DirectoryService.WriteLog) go there too.
+	GELFAddr string `json:"gelf_addr"`
+
 	Centrifugo Centrifugo `json:"centrifugo"`
 	CppComet   CppComet   `json:"cppcomet"`
+	NkService  NkService  `json:"nkservice"`
+}
+
+// NkService configures the NkSERVICE face.
+type NkService struct {
+	// SubscribeClasses and SendClasses are the event classes a user that is
+	// not an admin may subscribe to and send, besides its own user and
+	// session events. "*" is every class but "core". Missing: ["*"].
+	SubscribeClasses []string `json:"subscribe_classes"`
+	SendClasses      []string `json:"send_classes"`
+	// ReplyTimeout: a server request (event, relayed command) the client
+	// neither answers nor acks this long closes it (default 5s, §3.1).
+	ReplyTimeout Duration `json:"reply_timeout"`
+	// CommandTimeout bounds a session/cmd relay (default 10s).
+	CommandTimeout Duration `json:"command_timeout"`
 }
 
 // Admin is an administrator account (Comet admin API and event stream, DRP
@@ -142,6 +161,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	if c.DebugAddr != "" && !loopback(c.DebugAddr) {
 		errs = append(errs, fmt.Errorf("debug_addr %q: the profiler may only listen on loopback", c.DebugAddr))
+	}
+	if c.GELFAddr != "" {
+		if _, err := net.ResolveUDPAddr("udp", c.GELFAddr); err != nil {
+			errs = append(errs, fmt.Errorf("gelf_addr %q: %w", c.GELFAddr, err))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("http_addr %q: %w", c.HTTPAddr, err))

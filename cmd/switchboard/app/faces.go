@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
@@ -10,6 +11,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge/cppcomet"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
+	"github.com/switchboard-hub/switchboard/bridge/nkservice"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/services/hub"
@@ -72,6 +74,26 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	for _, p := range comet.Routes() {
 		mux.Handle(p, comet)
 	}
+
+	// NkSERVICE External API: GET /nkservice/ws.
+	nkAdmins := make([]nkservice.Admin, 0, len(a.cfg.Admins))
+	for _, ad := range a.cfg.Admins {
+		nkAdmins = append(nkAdmins, nkservice.Admin{Username: ad.Username, Password: ad.Password})
+	}
+	mux.Handle(nkservice.Path, nkservice.New(deps, pb.NewDirectoryServiceClient(a.bridge), nkservice.Options{
+		TokenSecret: []byte(a.cfg.TokenSecret),
+		Admins:      nkAdmins,
+		Permissions: nkservice.Permissions{
+			SubscribeClasses: a.cfg.NkService.SubscribeClasses,
+			SendClasses:      a.cfg.NkService.SendClasses,
+		},
+		ReplyTimeout:   time.Duration(a.cfg.NkService.ReplyTimeout),
+		CommandTimeout: time.Duration(a.cfg.NkService.CommandTimeout),
+		MaxPending:     a.cfg.ClientQueueSize,
+		QueueSize:      a.cfg.ClientQueueSize,
+		OriginPatterns: a.cfg.AllowedOrigins,
+		Logger:         a.log,
+	}))
 
 	// Comet Server (backup): GET /api/v1/events/stream and the admin API;
 	// it owns /api/v1/ (more specific than the Centrifugo face's /api/),

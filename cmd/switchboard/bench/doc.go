@@ -12,7 +12,7 @@
 //	target.go     the server: in-process, a spawned `switchboard serve`, or a running one
 //	spawn.go      the child process, its temporary config, readiness
 //	rlimit.go     raising the open-file limit; rss.go: VmRSS from /proc
-//	face*.go      subscribers: drp and cppcomet websockets, grpc streams, rest lines
+//	face*.go      subscribers: drp, cppcomet and nkservice websockets, grpc streams, rest lines
 //	publisher.go  the sequential publisher: Centrifugo v1 HTTP API or gRPC
 //	stamp.go      the payload {"ts":<unix nanos>,"seq":N} and its scanner
 //	tally.go      per-subscriber accounting; histogram.go: latency buckets

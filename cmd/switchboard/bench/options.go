@@ -187,8 +187,8 @@ func (o *Options) validate() error {
 		if s.APISecret == "" {
 			bad("a running server needs its api_secret (--api-secret)")
 		}
-		if o.Face == "drp" && (s.AdminUser == "" || s.AdminPassword == "") {
-			bad("the drp face on a running server needs an admin account (--admin USER:PASSWORD)")
+		if (o.Face == "drp" || o.Face == "nkservice") && (s.AdminUser == "" || s.AdminPassword == "") {
+			bad("the drp and nkservice faces on a running server need an admin account (--admin USER:PASSWORD)")
 		}
 	default:
 		bad("server %q: want spawn, inprocess or remote", s.Mode)

@@ -9,6 +9,7 @@ package switchboardv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -470,6 +471,7 @@ type ControlResponse struct {
 	//	*ControlResponse_Disconnect
 	//	*ControlResponse_Unsubscribe
 	//	*ControlResponse_Event
+	//	*ControlResponse_Command
 	Order         isControlResponse_Order `protobuf_oneof:"order"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -546,6 +548,15 @@ func (x *ControlResponse) GetEvent() *Event {
 	return nil
 }
 
+func (x *ControlResponse) GetCommand() *CommandOrder {
+	if x != nil {
+		if x, ok := x.Order.(*ControlResponse_Command); ok {
+			return x.Command
+		}
+	}
+	return nil
+}
+
 type isControlResponse_Order interface {
 	isControlResponse_Order()
 }
@@ -565,11 +576,18 @@ type ControlResponse_Event struct {
 	Event *Event `protobuf:"bytes,4,opt,name=event,proto3,oneof"`
 }
 
+type ControlResponse_Command struct {
+	// Put a command to the connection and answer with ReplyCommand.
+	Command *CommandOrder `protobuf:"bytes,5,opt,name=command,proto3,oneof"`
+}
+
 func (*ControlResponse_Disconnect) isControlResponse_Order() {}
 
 func (*ControlResponse_Unsubscribe) isControlResponse_Order() {}
 
 func (*ControlResponse_Event) isControlResponse_Order() {}
+
+func (*ControlResponse_Command) isControlResponse_Order() {}
 
 // DisconnectOrder tells an edge to close a connection.
 type DisconnectOrder struct {
@@ -663,11 +681,194 @@ func (x *UnsubscribeOrder) GetChannel() string {
 	return ""
 }
 
+// CommandOrder is a command relayed to a connection (DirectoryService.SendCommand).
+type CommandOrder struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id to answer with in ReplyCommandRequest.id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The command, in the face's terms (NkSERVICE: "class/subclass/cmd").
+	Method string `protobuf:"bytes,2,opt,name=method,proto3" json:"method,omitempty"`
+	// JSON text of the argument; empty means an empty object.
+	Data string `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	// How long the caller waits for the answer.
+	Timeout *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Who sent it.
+	From          *Publisher `protobuf:"bytes,5,opt,name=from,proto3" json:"from,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandOrder) Reset() {
+	*x = CommandOrder{}
+	mi := &file_switchboard_v1_session_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandOrder) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandOrder) ProtoMessage() {}
+
+func (x *CommandOrder) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_session_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandOrder.ProtoReflect.Descriptor instead.
+func (*CommandOrder) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *CommandOrder) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CommandOrder) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *CommandOrder) GetData() string {
+	if x != nil {
+		return x.Data
+	}
+	return ""
+}
+
+func (x *CommandOrder) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *CommandOrder) GetFrom() *Publisher {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+// ReplyCommandRequest answers a CommandOrder.
+type ReplyCommandRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CommandOrder.id.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// JSON text of the answer; empty when there is none. Ignored with error.
+	Data string `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	// The connection answered with an error.
+	Error         *CommandError `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplyCommandRequest) Reset() {
+	*x = ReplyCommandRequest{}
+	mi := &file_switchboard_v1_session_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyCommandRequest) ProtoMessage() {}
+
+func (x *ReplyCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_session_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyCommandRequest.ProtoReflect.Descriptor instead.
+func (*ReplyCommandRequest) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ReplyCommandRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ReplyCommandRequest) GetData() string {
+	if x != nil {
+		return x.Data
+	}
+	return ""
+}
+
+func (x *ReplyCommandRequest) GetError() *CommandError {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// ReplyCommandResponse is empty.
+type ReplyCommandResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReplyCommandResponse) Reset() {
+	*x = ReplyCommandResponse{}
+	mi := &file_switchboard_v1_session_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReplyCommandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReplyCommandResponse) ProtoMessage() {}
+
+func (x *ReplyCommandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_session_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReplyCommandResponse.ProtoReflect.Descriptor instead.
+func (*ReplyCommandResponse) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_session_proto_rawDescGZIP(), []int{14}
+}
+
 var File_switchboard_v1_session_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/hub.proto\"x\n" +
+	"\x1cswitchboard/v1/session.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1eswitchboard/v1/directory.proto\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/hub.proto\"x\n" +
 	"\x0eConnectRequest\x121\n" +
 	"\asession\x18\x01 \x01(\v2\x17.switchboard.v1.SessionR\asession\x12\x12\n" +
 	"\x04edge\x18\x02 \x01(\tR\x04edge\x12\x1f\n" +
@@ -691,7 +892,7 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"\bchannels\x18\x02 \x03(\tR\bchannels\"\x0f\n" +
 	"\rLeaveResponse\"$\n" +
 	"\x0eControlRequest\x12\x12\n" +
-	"\x04edge\x18\x01 \x01(\tR\x04edge\"\xf1\x01\n" +
+	"\x04edge\x18\x01 \x01(\tR\x04edge\"\xab\x02\n" +
 	"\x0fControlResponse\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\tR\tsessionId\x12A\n" +
@@ -699,18 +900,31 @@ const file_switchboard_v1_session_proto_rawDesc = "" +
 	"disconnect\x18\x02 \x01(\v2\x1f.switchboard.v1.DisconnectOrderH\x00R\n" +
 	"disconnect\x12D\n" +
 	"\vunsubscribe\x18\x03 \x01(\v2 .switchboard.v1.UnsubscribeOrderH\x00R\vunsubscribe\x12-\n" +
-	"\x05event\x18\x04 \x01(\v2\x15.switchboard.v1.EventH\x00R\x05eventB\a\n" +
+	"\x05event\x18\x04 \x01(\v2\x15.switchboard.v1.EventH\x00R\x05event\x128\n" +
+	"\acommand\x18\x05 \x01(\v2\x1c.switchboard.v1.CommandOrderH\x00R\acommandB\a\n" +
 	"\x05order\")\n" +
 	"\x0fDisconnectOrder\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\",\n" +
 	"\x10UnsubscribeOrder\x12\x18\n" +
-	"\achannel\x18\x01 \x01(\tR\achannel2\xf9\x02\n" +
+	"\achannel\x18\x01 \x01(\tR\achannel\"\xae\x01\n" +
+	"\fCommandOrder\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06method\x18\x02 \x01(\tR\x06method\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\tR\x04data\x123\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12-\n" +
+	"\x04from\x18\x05 \x01(\v2\x19.switchboard.v1.PublisherR\x04from\"m\n" +
+	"\x13ReplyCommandRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\tR\x04data\x122\n" +
+	"\x05error\x18\x03 \x01(\v2\x1c.switchboard.v1.CommandErrorR\x05error\"\x16\n" +
+	"\x14ReplyCommandResponse2\xd4\x03\n" +
 	"\x0eSessionService\x12J\n" +
 	"\aConnect\x12\x1e.switchboard.v1.ConnectRequest\x1a\x1f.switchboard.v1.ConnectResponse\x12D\n" +
 	"\x05Close\x12\x1c.switchboard.v1.CloseRequest\x1a\x1d.switchboard.v1.CloseResponse\x12A\n" +
 	"\x04Join\x12\x1b.switchboard.v1.JoinRequest\x1a\x1c.switchboard.v1.JoinResponse\x12D\n" +
 	"\x05Leave\x12\x1c.switchboard.v1.LeaveRequest\x1a\x1d.switchboard.v1.LeaveResponse\x12L\n" +
-	"\aControl\x12\x1e.switchboard.v1.ControlRequest\x1a\x1f.switchboard.v1.ControlResponse0\x01BIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
+	"\aControl\x12\x1e.switchboard.v1.ControlRequest\x1a\x1f.switchboard.v1.ControlResponse0\x01\x12Y\n" +
+	"\fReplyCommand\x12#.switchboard.v1.ReplyCommandRequest\x1a$.switchboard.v1.ReplyCommandResponseBIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
 
 var (
 	file_switchboard_v1_session_proto_rawDescOnce sync.Once
@@ -724,45 +938,57 @@ func file_switchboard_v1_session_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_session_proto_rawDescData
 }
 
-var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_switchboard_v1_session_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_switchboard_v1_session_proto_goTypes = []any{
-	(*ConnectRequest)(nil),   // 0: switchboard.v1.ConnectRequest
-	(*ConnectResponse)(nil),  // 1: switchboard.v1.ConnectResponse
-	(*CloseRequest)(nil),     // 2: switchboard.v1.CloseRequest
-	(*CloseResponse)(nil),    // 3: switchboard.v1.CloseResponse
-	(*JoinRequest)(nil),      // 4: switchboard.v1.JoinRequest
-	(*JoinResponse)(nil),     // 5: switchboard.v1.JoinResponse
-	(*LeaveRequest)(nil),     // 6: switchboard.v1.LeaveRequest
-	(*LeaveResponse)(nil),    // 7: switchboard.v1.LeaveResponse
-	(*ControlRequest)(nil),   // 8: switchboard.v1.ControlRequest
-	(*ControlResponse)(nil),  // 9: switchboard.v1.ControlResponse
-	(*DisconnectOrder)(nil),  // 10: switchboard.v1.DisconnectOrder
-	(*UnsubscribeOrder)(nil), // 11: switchboard.v1.UnsubscribeOrder
-	(*Session)(nil),          // 12: switchboard.v1.Session
-	(*Event)(nil),            // 13: switchboard.v1.Event
+	(*ConnectRequest)(nil),       // 0: switchboard.v1.ConnectRequest
+	(*ConnectResponse)(nil),      // 1: switchboard.v1.ConnectResponse
+	(*CloseRequest)(nil),         // 2: switchboard.v1.CloseRequest
+	(*CloseResponse)(nil),        // 3: switchboard.v1.CloseResponse
+	(*JoinRequest)(nil),          // 4: switchboard.v1.JoinRequest
+	(*JoinResponse)(nil),         // 5: switchboard.v1.JoinResponse
+	(*LeaveRequest)(nil),         // 6: switchboard.v1.LeaveRequest
+	(*LeaveResponse)(nil),        // 7: switchboard.v1.LeaveResponse
+	(*ControlRequest)(nil),       // 8: switchboard.v1.ControlRequest
+	(*ControlResponse)(nil),      // 9: switchboard.v1.ControlResponse
+	(*DisconnectOrder)(nil),      // 10: switchboard.v1.DisconnectOrder
+	(*UnsubscribeOrder)(nil),     // 11: switchboard.v1.UnsubscribeOrder
+	(*CommandOrder)(nil),         // 12: switchboard.v1.CommandOrder
+	(*ReplyCommandRequest)(nil),  // 13: switchboard.v1.ReplyCommandRequest
+	(*ReplyCommandResponse)(nil), // 14: switchboard.v1.ReplyCommandResponse
+	(*Session)(nil),              // 15: switchboard.v1.Session
+	(*Event)(nil),                // 16: switchboard.v1.Event
+	(*durationpb.Duration)(nil),  // 17: google.protobuf.Duration
+	(*Publisher)(nil),            // 18: switchboard.v1.Publisher
+	(*CommandError)(nil),         // 19: switchboard.v1.CommandError
 }
 var file_switchboard_v1_session_proto_depIdxs = []int32{
-	12, // 0: switchboard.v1.ConnectRequest.session:type_name -> switchboard.v1.Session
-	12, // 1: switchboard.v1.ConnectResponse.session:type_name -> switchboard.v1.Session
-	13, // 2: switchboard.v1.ConnectResponse.queued:type_name -> switchboard.v1.Event
+	15, // 0: switchboard.v1.ConnectRequest.session:type_name -> switchboard.v1.Session
+	15, // 1: switchboard.v1.ConnectResponse.session:type_name -> switchboard.v1.Session
+	16, // 2: switchboard.v1.ConnectResponse.queued:type_name -> switchboard.v1.Event
 	10, // 3: switchboard.v1.ControlResponse.disconnect:type_name -> switchboard.v1.DisconnectOrder
 	11, // 4: switchboard.v1.ControlResponse.unsubscribe:type_name -> switchboard.v1.UnsubscribeOrder
-	13, // 5: switchboard.v1.ControlResponse.event:type_name -> switchboard.v1.Event
-	0,  // 6: switchboard.v1.SessionService.Connect:input_type -> switchboard.v1.ConnectRequest
-	2,  // 7: switchboard.v1.SessionService.Close:input_type -> switchboard.v1.CloseRequest
-	4,  // 8: switchboard.v1.SessionService.Join:input_type -> switchboard.v1.JoinRequest
-	6,  // 9: switchboard.v1.SessionService.Leave:input_type -> switchboard.v1.LeaveRequest
-	8,  // 10: switchboard.v1.SessionService.Control:input_type -> switchboard.v1.ControlRequest
-	1,  // 11: switchboard.v1.SessionService.Connect:output_type -> switchboard.v1.ConnectResponse
-	3,  // 12: switchboard.v1.SessionService.Close:output_type -> switchboard.v1.CloseResponse
-	5,  // 13: switchboard.v1.SessionService.Join:output_type -> switchboard.v1.JoinResponse
-	7,  // 14: switchboard.v1.SessionService.Leave:output_type -> switchboard.v1.LeaveResponse
-	9,  // 15: switchboard.v1.SessionService.Control:output_type -> switchboard.v1.ControlResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	16, // 5: switchboard.v1.ControlResponse.event:type_name -> switchboard.v1.Event
+	12, // 6: switchboard.v1.ControlResponse.command:type_name -> switchboard.v1.CommandOrder
+	17, // 7: switchboard.v1.CommandOrder.timeout:type_name -> google.protobuf.Duration
+	18, // 8: switchboard.v1.CommandOrder.from:type_name -> switchboard.v1.Publisher
+	19, // 9: switchboard.v1.ReplyCommandRequest.error:type_name -> switchboard.v1.CommandError
+	0,  // 10: switchboard.v1.SessionService.Connect:input_type -> switchboard.v1.ConnectRequest
+	2,  // 11: switchboard.v1.SessionService.Close:input_type -> switchboard.v1.CloseRequest
+	4,  // 12: switchboard.v1.SessionService.Join:input_type -> switchboard.v1.JoinRequest
+	6,  // 13: switchboard.v1.SessionService.Leave:input_type -> switchboard.v1.LeaveRequest
+	8,  // 14: switchboard.v1.SessionService.Control:input_type -> switchboard.v1.ControlRequest
+	13, // 15: switchboard.v1.SessionService.ReplyCommand:input_type -> switchboard.v1.ReplyCommandRequest
+	1,  // 16: switchboard.v1.SessionService.Connect:output_type -> switchboard.v1.ConnectResponse
+	3,  // 17: switchboard.v1.SessionService.Close:output_type -> switchboard.v1.CloseResponse
+	5,  // 18: switchboard.v1.SessionService.Join:output_type -> switchboard.v1.JoinResponse
+	7,  // 19: switchboard.v1.SessionService.Leave:output_type -> switchboard.v1.LeaveResponse
+	9,  // 20: switchboard.v1.SessionService.Control:output_type -> switchboard.v1.ControlResponse
+	14, // 21: switchboard.v1.SessionService.ReplyCommand:output_type -> switchboard.v1.ReplyCommandResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_session_proto_init() }
@@ -770,12 +996,14 @@ func file_switchboard_v1_session_proto_init() {
 	if File_switchboard_v1_session_proto != nil {
 		return
 	}
+	file_switchboard_v1_directory_proto_init()
 	file_switchboard_v1_event_proto_init()
 	file_switchboard_v1_hub_proto_init()
 	file_switchboard_v1_session_proto_msgTypes[9].OneofWrappers = []any{
 		(*ControlResponse_Disconnect)(nil),
 		(*ControlResponse_Unsubscribe)(nil),
 		(*ControlResponse_Event)(nil),
+		(*ControlResponse_Command)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -783,7 +1011,7 @@ func file_switchboard_v1_session_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_session_proto_rawDesc), len(file_switchboard_v1_session_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

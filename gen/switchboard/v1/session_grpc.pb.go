@@ -19,11 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	SessionService_Connect_FullMethodName = "/switchboard.v1.SessionService/Connect"
-	SessionService_Close_FullMethodName   = "/switchboard.v1.SessionService/Close"
-	SessionService_Join_FullMethodName    = "/switchboard.v1.SessionService/Join"
-	SessionService_Leave_FullMethodName   = "/switchboard.v1.SessionService/Leave"
-	SessionService_Control_FullMethodName = "/switchboard.v1.SessionService/Control"
+	SessionService_Connect_FullMethodName      = "/switchboard.v1.SessionService/Connect"
+	SessionService_Close_FullMethodName        = "/switchboard.v1.SessionService/Close"
+	SessionService_Join_FullMethodName         = "/switchboard.v1.SessionService/Join"
+	SessionService_Leave_FullMethodName        = "/switchboard.v1.SessionService/Leave"
+	SessionService_Control_FullMethodName      = "/switchboard.v1.SessionService/Control"
+	SessionService_ReplyCommand_FullMethodName = "/switchboard.v1.SessionService/ReplyCommand"
 )
 
 // SessionServiceClient is the client API for SessionService service.
@@ -46,6 +47,11 @@ type SessionServiceClient interface {
 	// Control streams the orders for the sessions an edge registered:
 	// disconnect, unsubscribe and directed events. One stream per edge.
 	Control(ctx context.Context, in *ControlRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ControlResponse], error)
+	// ReplyCommand answers a CommandOrder received on the Control stream,
+	// with the session's answer or its error. The answer reaches the caller of
+	// DirectoryService.SendCommand on whichever node it waits; an answer
+	// after the caller stopped waiting is dropped.
+	ReplyCommand(ctx context.Context, in *ReplyCommandRequest, opts ...grpc.CallOption) (*ReplyCommandResponse, error)
 }
 
 type sessionServiceClient struct {
@@ -115,6 +121,16 @@ func (c *sessionServiceClient) Control(ctx context.Context, in *ControlRequest, 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SessionService_ControlClient = grpc.ServerStreamingClient[ControlResponse]
 
+func (c *sessionServiceClient) ReplyCommand(ctx context.Context, in *ReplyCommandRequest, opts ...grpc.CallOption) (*ReplyCommandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReplyCommandResponse)
+	err := c.cc.Invoke(ctx, SessionService_ReplyCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SessionServiceServer is the server API for SessionService service.
 // All implementations must embed UnimplementedSessionServiceServer
 // for forward compatibility.
@@ -135,6 +151,11 @@ type SessionServiceServer interface {
 	// Control streams the orders for the sessions an edge registered:
 	// disconnect, unsubscribe and directed events. One stream per edge.
 	Control(*ControlRequest, grpc.ServerStreamingServer[ControlResponse]) error
+	// ReplyCommand answers a CommandOrder received on the Control stream,
+	// with the session's answer or its error. The answer reaches the caller of
+	// DirectoryService.SendCommand on whichever node it waits; an answer
+	// after the caller stopped waiting is dropped.
+	ReplyCommand(context.Context, *ReplyCommandRequest) (*ReplyCommandResponse, error)
 	mustEmbedUnimplementedSessionServiceServer()
 }
 
@@ -159,6 +180,9 @@ func (UnimplementedSessionServiceServer) Leave(context.Context, *LeaveRequest) (
 }
 func (UnimplementedSessionServiceServer) Control(*ControlRequest, grpc.ServerStreamingServer[ControlResponse]) error {
 	return status.Error(codes.Unimplemented, "method Control not implemented")
+}
+func (UnimplementedSessionServiceServer) ReplyCommand(context.Context, *ReplyCommandRequest) (*ReplyCommandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReplyCommand not implemented")
 }
 func (UnimplementedSessionServiceServer) mustEmbedUnimplementedSessionServiceServer() {}
 func (UnimplementedSessionServiceServer) testEmbeddedByValue()                        {}
@@ -264,6 +288,24 @@ func _SessionService_Control_Handler(srv interface{}, stream grpc.ServerStream) 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type SessionService_ControlServer = grpc.ServerStreamingServer[ControlResponse]
 
+func _SessionService_ReplyCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReplyCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SessionServiceServer).ReplyCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: SessionService_ReplyCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SessionServiceServer).ReplyCommand(ctx, req.(*ReplyCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // SessionService_ServiceDesc is the grpc.ServiceDesc for SessionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -286,6 +328,10 @@ var SessionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Leave",
 			Handler:    _SessionService_Leave_Handler,
+		},
+		{
+			MethodName: "ReplyCommand",
+			Handler:    _SessionService_ReplyCommand_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -13,6 +13,9 @@ func TestControlRoundTrip(t *testing.T) {
 		{Kind: engine.ControlDisconnect, Tenant: "t", User: "u", Reason: "why"},
 		{Kind: engine.ControlUnsubscribe, Tenant: "t", User: "u", Channel: "c"},
 		{Kind: engine.ControlDeliver, Event: &pb.Event{Id: "1", Data: `{"a":1}`, To: &pb.Recipient{Session: "s"}}},
+		{Kind: engine.ControlDisconnect, Session: "s1", Reason: "stop"},
+		{Kind: engine.ControlCommand, Session: "s1", Request: &engine.Request{ID: "r1", Node: "n1", Payload: []byte{1, 2, 0}}},
+		{Kind: engine.ControlReply, Request: &engine.Request{ID: "r1", Node: "n1"}},
 	}
 	for _, c := range cases {
 		b, err := encodeControl(c)
@@ -24,11 +27,13 @@ func TestControlRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got.Kind != c.Kind || got.Tenant != c.Tenant || got.User != c.User || got.Channel != c.Channel ||
-			got.Reason != c.Reason || !proto.Equal(got.Event, c.Event) {
+			got.Reason != c.Reason || !proto.Equal(got.Event, c.Event) || got.Session != c.Session ||
+			(c.Request != nil) != (got.Request != nil) ||
+			(c.Request != nil && (got.Request.ID != c.Request.ID || got.Request.Node != c.Request.Node || string(got.Request.Payload) != string(c.Request.Payload))) {
 			t.Fatalf("round trip of %+v gave %+v", c, got)
 		}
 	}
-	for _, bad := range []string{"", "{", `{"k":0}`, `{"k":9}`, `{"k":3,"e":"AAAA"}`, `[]`} {
+	for _, bad := range []string{"", "{", `{"k":0}`, `{"k":9}`, `{"k":3,"e":"AAAA"}`, `[]`, `{"k":4}`} {
 		if _, err := decodeControl([]byte(bad)); err == nil {
 			t.Errorf("decodeControl(%q) succeeded", bad)
 		}
