@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // configTemplate is the commented example genconfig writes; %s are filled
@@ -38,7 +40,9 @@ const configTemplate = `// Switchboard configuration. JSON with comments; flags 
   // HS256 key of client tokens (JWT "sub" = user id); "switchboard gentoken" mints them.
   "token_secret": %s,
 
-  // Administrators (DRP basic auth). The password may be a bcrypt hash.
+  // Administrators: Comet admin API and event stream, DRP basic auth. The
+  // password is a bcrypt hash (genconfig prints the password it made) or a
+  // plain password; a base32 totp_secret makes a TOTP code required.
   "admins": [
     {"username": "admin", "password": %s, "totp_secret": ""}
   ],
@@ -106,15 +110,22 @@ func genconfig(args []string, stdout io.Writer) error {
 		}
 	}
 	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
-	text := fmt.Sprintf(configTemplate, q(secret()), q(secret()), q(secret()[:16]), q(certPath), q(keyPath))
+	password := secret()[:24]
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf(configTemplate, q(secret()), q(secret()), q(string(hash)), q(certPath), q(keyPath))
 	if *out == "-" {
 		_, err := io.WriteString(stdout, text)
+		fmt.Fprintf(os.Stderr, "admin password: %s (the config holds its bcrypt hash)\n", password)
 		return err
 	}
 	if err := writeNew(*out, []byte(text), 0o600, *force); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", *out)
+	fmt.Fprintf(stdout, "admin password: %s (the config holds its bcrypt hash)\n", password)
 	if certPath != "" {
 		fmt.Fprintf(stdout, "wrote %s and %s (self-signed for localhost, 127.0.0.1, ::1)\n", certPath, keyPath)
 	}

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/services/auth"
 )
@@ -104,6 +106,13 @@ func TestGenconfigWritesAConfigThatServes(t *testing.T) {
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	// The admin password is stored as a bcrypt hash of the one printed.
+	_, printed, ok := strings.Cut(out.String(), "admin password: ")
+	printed, _, _ = strings.Cut(printed, " ")
+	if !ok || len(cfg.Admins) != 1 || !strings.HasPrefix(cfg.Admins[0].Password, "$2") ||
+		bcrypt.CompareHashAndPassword([]byte(cfg.Admins[0].Password), []byte(printed)) != nil {
+		t.Fatalf("admin password not a bcrypt hash of the printed one: %q, output %q", cfg.Admins, out.String())
 	}
 	if _, err := os.Stat(cfg.TLSCert); err != nil {
 		t.Fatalf("certificate: %v", err)

@@ -1,9 +1,10 @@
 // Package engine is the contract between the hub and its storage and
 // fan-out backend. The memory engine (default) serves one node; the Redis
 // engine lets several nodes share fan-out, history, presence, user
-// sessions, queues and records, and node stats. Both run the same
-// behaviour suite (package enginetest), so every guarantee written here
-// holds for either; a new engine is done when it passes that suite.
+// sessions, queues and records, node stats and administrators' session
+// keys. Both run the same behaviour suite (package enginetest), so every
+// guarantee written here holds for either; a new engine is done when it
+// passes that suite.
 //
 // What an engine guarantees:
 //

@@ -219,6 +219,7 @@ type Engine interface {
 	Users
 	UserRecords
 	Nodes
+	AdminSessions
 	// Run delivers events and control orders to h until ctx ends (it
 	// returns nil) or the engine is closed (ErrClosed). It is called once
 	// per engine; events arriving while no Run is active are dropped.

@@ -33,6 +33,7 @@ import (
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/inproc"
+	"github.com/switchboard-hub/switchboard/services/admin"
 	"github.com/switchboard-hub/switchboard/services/auth"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/hub"
@@ -192,6 +193,7 @@ func (a *App) startCore() error {
 	// the gateway's and everyone else's go through grpcSrv.
 	a.local = inproc.New(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
 	users := user.NewServer(eng, eng, user.Options{Logger: a.log})
+	admins := admin.New(a.adminOptions(pb.NewHubServiceClient(a.local)))
 	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, a.local} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
 		pb.RegisterSessionServiceServer(r, a.hub.SessionService())
@@ -201,6 +203,9 @@ func (a *App) startCore() error {
 		// UserService: auth hashes, user data, last-seen times (comet-server
 		// face); online state comes from the engine's sessions.
 		pb.RegisterUserServiceServer(r, users)
+		// AdminService: admin logins, session keys in the engine, the
+		// StreamableEvent stream (Comet face, REST, gRPC).
+		pb.RegisterAdminServiceServer(r, admins)
 	}
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcSrv, a.health)
@@ -229,6 +234,24 @@ func (a *App) startCore() error {
 	a.gatewayConn, err = grpc.NewClient("passthrough:///in-memory",
 		grpc.WithContextDialer(dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	return err
+}
+
+// adminOptions maps the config's admins onto AdminService.
+func (a *App) adminOptions(hubClient pb.HubServiceClient) admin.Options {
+	accounts := make([]admin.Account, 0, len(a.cfg.Admins))
+	for _, ad := range a.cfg.Admins {
+		accounts = append(accounts, admin.Account{Username: ad.Username, Password: ad.Password, TOTPSecret: ad.TOTPSecret})
+	}
+	return admin.Options{
+		Accounts:   accounts,
+		Store:      a.eng,
+		Hub:        hubClient,
+		Publish:    a.hub.PublishSystem,
+		SessionTTL: time.Duration(a.cfg.AdminSessionTTL),
+		Version:    Version,
+		Node:       nodeName(a.cfg),
+		Logger:     a.log,
+	}
 }
 
 // dialUpstream connects an edge process to a remote core.

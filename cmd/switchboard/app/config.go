@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pquerna/otp/totp"
+
 	"github.com/switchboard-hub/switchboard/services/hub"
 )
 
@@ -22,7 +24,9 @@ type Config struct {
 	APIInsecure bool    `json:"api_insecure"`
 	TokenSecret string  `json:"token_secret"`
 	Admins      []Admin `json:"admins"`
-	Engine      Engine  `json:"engine"`
+	// AdminSessionTTL is the life of an admin session key.
+	AdminSessionTTL Duration `json:"admin_session_ttl"`
+	Engine          Engine   `json:"engine"`
 
 	HistorySize int         `json:"history_size"`
 	HistoryTTL  Duration    `json:"history_ttl"`
@@ -73,11 +77,12 @@ type NkService struct {
 	CommandTimeout Duration `json:"command_timeout"`
 }
 
-// Admin is an administrator account (DRP basic auth, admin API).
+// Admin is an administrator account (Comet admin API and event stream, DRP
+// basic auth).
 type Admin struct {
 	Username   string `json:"username"`
-	Password   string `json:"password"` // plain or a bcrypt hash ($2a$/$2b$/$2y$)
-	TOTPSecret string `json:"totp_secret,omitempty"`
+	Password   string `json:"password"`              // plain or a bcrypt hash ($2a$/$2b$/$2y$)
+	TOTPSecret string `json:"totp_secret,omitempty"` // base32 RFC 6238 secret
 }
 
 // Engine selects the engine.
@@ -125,6 +130,7 @@ func Default() Config {
 		ClientQueueSize: 1024,
 		UserQueueSize:   10,
 		StreamHeartbeat: Duration(25 * time.Second),
+		AdminSessionTTL: Duration(time.Hour),
 		LogLevel:        "info",
 		LogFormat:       "text",
 	}
@@ -177,6 +183,9 @@ func (c *Config) Validate() error {
 	if c.HistorySize < 0 || c.HistoryTTL < 0 {
 		errs = append(errs, errors.New("history_size and history_ttl must not be negative"))
 	}
+	if c.AdminSessionTTL < 0 {
+		errs = append(errs, errors.New("admin_session_ttl must not be negative"))
+	}
 	if c.MaxPayload <= 0 || c.ClientQueueSize <= 0 || c.UserQueueSize < 0 {
 		errs = append(errs, errors.New("max_payload_bytes and client_queue_size must be positive"))
 	}
@@ -212,6 +221,11 @@ func (c *Config) Validate() error {
 	for i, a := range c.Admins {
 		if a.Username == "" || a.Password == "" {
 			errs = append(errs, fmt.Errorf("admins[%d]: username and password are required", i))
+		}
+		if a.TOTPSecret != "" {
+			if _, err := totp.GenerateCode(a.TOTPSecret, time.Now()); err != nil {
+				errs = append(errs, fmt.Errorf("admins[%d].totp_secret: not base32: %w", i, err))
+			}
 		}
 	}
 	return errors.Join(errs...)

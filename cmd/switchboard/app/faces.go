@@ -6,6 +6,7 @@ import (
 
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
+	cometface "github.com/switchboard-hub/switchboard/bridge/comet"
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/cppcomet"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
@@ -93,6 +94,16 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 		OriginPatterns: a.cfg.AllowedOrigins,
 		Logger:         a.log,
 	}))
+
+	// Comet Server (backup): GET /api/v1/events/stream and the admin API;
+	// it owns /api/v1/ (more specific than the Centrifugo face's /api/),
+	// so unknown paths there answer Comet's 404 shape.
+	backup := cometface.New(deps, pb.NewAdminServiceClient(a.bridge), cometface.Options{
+		Version:   Version,
+		QueueSize: a.cfg.ClientQueueSize,
+		Logger:    a.log,
+	})
+	mux.Handle(cometface.PathAPI, backup)
 	return nil
 }
 

@@ -69,6 +69,8 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine) {
 		{"RecordsLastSeen", testRecordsLastSeen},
 		{"RecordsAddAuthHash", testRecordsAddAuthHash},
 		{"RecordsClosed", testRecordsClosed},
+		{"AdminSessions", testAdminSessions},
+		{"TOTPCodeOnce", testTOTPCodeOnce},
 		{"Concurrency", testConcurrency},
 		{"Closed", testClosed},
 	}

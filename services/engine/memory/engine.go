@@ -75,6 +75,7 @@ type Engine struct {
 	users   users
 	records records
 	nodes   nodes
+	admin   adminStore
 
 	closed    atomic.Bool
 	done      chan struct{} // closed by Close
@@ -101,6 +102,7 @@ func New(opts Options) *Engine {
 	e.pres.init()
 	e.users.init()
 	e.nodes.init()
+	e.admin.init()
 	e.sweeper.Add(1)
 	go e.sweepLoop()
 	return e
@@ -167,6 +169,7 @@ func (e *Engine) sweepLoop() {
 			}
 			e.users.sweep(now, int64(e.opts.QueueTTL))
 			e.nodes.sweep(now, int64(e.opts.NodeTTL))
+			e.sweepAdmin(time.Now())
 		}
 	}
 }
