@@ -53,7 +53,9 @@ func (w *worker) stop() {
 	<-w.done
 }
 
-func (w *worker) leaseTTL() time.Duration { return max(3*w.s.cfg.Timeout, 10*time.Second) }
+// leaseTTL outlasts an attempt; a node that dies holding it hands over
+// after this long.
+func (w *worker) leaseTTL() time.Duration { return max(3*w.s.cfg.Timeout, time.Second) }
 
 func (w *worker) run() {
 	defer w.s.wg.Done()
@@ -93,7 +95,10 @@ func (w *worker) drain() {
 		if !w.deliver(item) {
 			return
 		}
-		if err := store.WebhookAck(w.ctx, w.name, item.ID); err != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.s.cfg.Timeout)
+		err = store.WebhookAck(ctx, w.name, item.ID)
+		cancel()
+		if err != nil {
 			return
 		}
 	}
@@ -110,7 +115,7 @@ func (w *worker) deliver(item engine.WebhookItem) bool {
 		}
 		tracing := newTracingID()
 		err := w.post(item.Body, tracing)
-		if err == nil {
+		if err == nil { // acked by drain, even when the worker is stopping
 			deliveredTotal.WithLabelValues(w.name).Inc()
 			deliverySeconds.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
 			w.count(func() { w.delivered++ })
@@ -142,10 +147,19 @@ func (w *worker) deliver(item engine.WebhookItem) bool {
 	}
 }
 
+// stopGrace is how long an attempt in flight may still finish once the
+// worker is stopped, so that a graceful stop does not send it twice.
+const stopGrace = 2 * time.Second
+
 // post makes one attempt; nil on a 2xx answer.
 func (w *worker) post(body []byte, tracing string) error {
-	ctx, cancel := context.WithTimeout(w.ctx, w.s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.s.cfg.Timeout)
 	defer cancel()
+	stop := context.AfterFunc(w.ctx, func() {
+		t := time.AfterFunc(stopGrace, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	defer stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.ep.URL, bytes.NewReader(body))
 	if err != nil {
 		return err

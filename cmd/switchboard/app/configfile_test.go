@@ -64,7 +64,6 @@ func TestSaveConfigKeyIsAtomicAndKeepsMode(t *testing.T) {
 	}
 }
 
-
 func FuzzSetTopLevelKey(f *testing.F) {
 	f.Add([]byte("{\n  // c\n  \"a\": 1, /* d */ \"WebhookOptions\": {\"x\": 2}\n}"))
 	f.Add([]byte("{}"))
