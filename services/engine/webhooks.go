@@ -28,11 +28,11 @@ type Webhooks interface {
 	// in one atomic write. A queue longer than max loses its oldest items;
 	// the count dropped per endpoint is returned (max <= 0: no bound).
 	WebhookPush(ctx context.Context, items []WebhookPush, max int) (dropped map[string]int, err error)
-	// WebhookHead returns the endpoint's oldest item; ok is false when the
-	// queue is empty.
-	WebhookHead(ctx context.Context, endpoint string) (item WebhookItem, ok bool, err error)
-	// WebhookAck removes the item with id when it is the oldest; otherwise
-	// (already removed, or dropped past max) it does nothing.
+	// WebhookPeek returns up to n of the endpoint's oldest items, oldest
+	// first, leaving them queued.
+	WebhookPeek(ctx context.Context, endpoint string, n int) ([]WebhookItem, error)
+	// WebhookAck removes the endpoint's items up to and including id (the
+	// ones delivered or given up on); items already gone are not an error.
 	WebhookAck(ctx context.Context, endpoint string, id uint64) error
 	// WebhookLen counts the items waiting for the endpoint.
 	WebhookLen(ctx context.Context, endpoint string) (int, error)

@@ -25,6 +25,7 @@ type worker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
+	leased time.Time // when the lease was last taken or renewed (worker goroutine only)
 
 	mu                       sync.Mutex
 	delivered, retried, dead uint64
@@ -69,7 +70,9 @@ func (w *worker) run() {
 	poll := time.NewTicker(w.s.cfg.Poll)
 	defer poll.Stop()
 	for {
-		if held, err := store.WebhookLease(w.ctx, w.name, w.s.cfg.Node, w.leaseTTL()); err == nil && held {
+		held, err := store.WebhookLease(w.ctx, w.name, w.s.cfg.Node, w.leaseTTL())
+		if err == nil && held {
+			w.leased = time.Now()
 			w.drain()
 		} else if err != nil && w.ctx.Err() == nil {
 			w.fail(fmt.Sprintf("queue unavailable: %v", err))
@@ -83,39 +86,69 @@ func (w *worker) run() {
 	}
 }
 
+// Batching of the queue: items are read this many at a time, and
+// removed after at most ackEvery deliveries (and whenever delivery pauses),
+// so that a busy endpoint costs few queue writes. A node that dies sends
+// the unremoved ones again: delivery is at least once.
+const (
+	peekBatch = 64
+	ackEvery  = 32
+)
+
 // drain delivers queued items until the queue is empty, the lease is lost
 // or the worker stops.
 func (w *worker) drain() {
 	store := w.s.cfg.Store
-	for w.ctx.Err() == nil {
-		item, ok, err := store.WebhookHead(w.ctx, w.name)
-		if err != nil || !ok {
-			return
-		}
-		if !w.deliver(item) {
-			return
+	var done uint64 // delivered or dead-lettered, not yet removed
+	pending := 0
+	ack := func() bool {
+		if pending == 0 {
+			return true
 		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.s.cfg.Timeout)
-		err = store.WebhookAck(ctx, w.name, item.ID)
-		cancel()
-		if err != nil {
+		defer cancel()
+		if err := store.WebhookAck(ctx, w.name, done); err != nil {
+			w.fail(fmt.Sprintf("queue unavailable: %v", err))
+			return false
+		}
+		pending = 0
+		return true
+	}
+	defer ack()
+	for w.ctx.Err() == nil {
+		items, err := store.WebhookPeek(w.ctx, w.name, peekBatch)
+		if err != nil || len(items) == 0 {
+			return
+		}
+		for _, item := range items {
+			if !w.deliver(item, ack) {
+				return
+			}
+			done, pending = item.ID, pending+1
+			if pending >= ackEvery && !ack() {
+				return
+			}
+		}
+		if !ack() {
 			return
 		}
 	}
 }
 
-// deliver tries item up to MaxAttempts times. It returns false when it
-// stopped early (worker stopped or lease lost): the item stays queued.
-func (w *worker) deliver(item engine.WebhookItem) bool {
+// deliver tries item up to MaxAttempts times; before waiting to retry it
+// calls flush, so that what was delivered before is not sent again. It
+// returns false when it stopped early (worker stopped or lease lost): the
+// item stays queued.
+func (w *worker) deliver(item engine.WebhookItem, flush func() bool) bool {
 	cfg := w.s.cfg
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		if held, err := cfg.Store.WebhookLease(w.ctx, w.name, cfg.Node, w.leaseTTL()); err != nil || !held {
+		if !w.holdLease() {
 			return false
 		}
 		tracing := newTracingID()
 		err := w.post(item.Body, tracing)
-		if err == nil { // acked by drain, even when the worker is stopping
+		if err == nil { // removed by drain, even when the worker is stopping
 			deliveredTotal.WithLabelValues(w.name).Inc()
 			deliverySeconds.WithLabelValues(w.name).Observe(time.Since(start).Seconds())
 			w.count(func() { w.delivered++ })
@@ -137,6 +170,9 @@ func (w *worker) deliver(item engine.WebhookItem) bool {
 		w.count(func() { w.retried++ })
 		w.s.log.Warn("webhook delivery failed", "endpoint", w.name, "url", w.ep.URL, "item", item.ID,
 			"attempt", attempt, "tracing_id", tracing, "retry_in", delay.Round(time.Millisecond), "err", err)
+		if !flush() {
+			return false
+		}
 		t := time.NewTimer(delay)
 		select {
 		case <-w.ctx.Done():
@@ -145,6 +181,21 @@ func (w *worker) deliver(item engine.WebhookItem) bool {
 		case <-t.C:
 		}
 	}
+}
+
+// holdLease renews the lease when a third of it has passed; false when it
+// is lost (another node delivers now) or the queue cannot be reached.
+func (w *worker) holdLease() bool {
+	ttl := w.leaseTTL()
+	if time.Since(w.leased) < ttl/3 {
+		return true
+	}
+	held, err := w.s.cfg.Store.WebhookLease(w.ctx, w.name, w.s.cfg.Node, ttl)
+	if err != nil || !held {
+		return false
+	}
+	w.leased = time.Now()
+	return true
 }
 
 // stopGrace is how long an attempt in flight may still finish once the

@@ -99,7 +99,7 @@ func (r *receiver) nextOK(t *testing.T) request {
 	}
 }
 
-func openStore(t *testing.T, path string) *boltstore.Store {
+func openStore(t testing.TB, path string) *boltstore.Store {
 	t.Helper()
 	s, err := boltstore.Open(path, boltstore.Options{})
 	if err != nil {

@@ -113,12 +113,12 @@ func (l *lazyStore) WebhookPush(ctx context.Context, items []engine.WebhookPush,
 	return s.WebhookPush(ctx, items, max)
 }
 
-func (l *lazyStore) WebhookHead(ctx context.Context, ep string) (engine.WebhookItem, bool, error) {
+func (l *lazyStore) WebhookPeek(ctx context.Context, ep string, n int) ([]engine.WebhookItem, error) {
 	s, err := l.get()
 	if err != nil {
-		return engine.WebhookItem{}, false, err
+		return nil, err
 	}
-	return s.WebhookHead(ctx, ep)
+	return s.WebhookPeek(ctx, ep, n)
 }
 
 func (l *lazyStore) WebhookAck(ctx context.Context, ep string, id uint64) error {

@@ -149,41 +149,39 @@ func (s *Store) WebhookPush(_ context.Context, items []engine.WebhookPush, max i
 	return dropped, nil
 }
 
-// WebhookHead returns the oldest item of the endpoint's queue.
-func (s *Store) WebhookHead(_ context.Context, endpoint string) (engine.WebhookItem, bool, error) {
-	var item engine.WebhookItem
-	var ok bool
+// WebhookPeek returns up to n of the oldest items.
+func (s *Store) WebhookPeek(_ context.Context, endpoint string, n int) ([]engine.WebhookItem, error) {
+	var items []engine.WebhookItem
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(webhooksBucket).Bucket([]byte(endpoint))
 		if b == nil {
 			return nil
 		}
-		k, v := b.Cursor().First()
-		if k == nil {
-			return nil
+		c := b.Cursor()
+		for k, v := c.First(); k != nil && len(items) < n; k, v = c.Next() {
+			items = append(items, engine.WebhookItem{ID: binary.BigEndian.Uint64(k), Body: bytes.Clone(v)})
 		}
-		item = engine.WebhookItem{ID: binary.BigEndian.Uint64(k), Body: bytes.Clone(v)}
-		ok = true
 		return nil
 	})
-	return item, ok, err
+	return items, err
 }
 
-// WebhookAck removes item id when it is the oldest.
+// WebhookAck removes the items up to and including id.
 func (s *Store) WebhookAck(_ context.Context, endpoint string, id uint64) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(webhooksBucket).Bucket([]byte(endpoint))
 		if b == nil {
 			return nil
 		}
+		n := count(tx, endpoint)
 		c := b.Cursor()
-		if k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) == id {
+		for k, _ := c.First(); k != nil && binary.BigEndian.Uint64(k) <= id; k, _ = c.First() {
 			if err := c.Delete(); err != nil {
 				return err
 			}
-			return setCount(tx, endpoint, count(tx, endpoint)-1)
+			n--
 		}
-		return nil
+		return setCount(tx, endpoint, n)
 	})
 }
 

@@ -48,13 +48,19 @@ func expectQueue(t *testing.T, s engine.Webhooks, ep string, want ...string) {
 	if n, err := s.WebhookLen(ctx, ep); err != nil || n != len(want) {
 		t.Fatalf("len(%s) = %d, %v; want %d", ep, n, err, len(want))
 	}
+	all, err := s.WebhookPeek(ctx, ep, len(want)+1)
+	if err != nil || len(all) != len(want) {
+		t.Fatalf("peek %s: %d items, %v; want %d", ep, len(all), err, len(want))
+	}
 	var last uint64
 	for i, w := range want {
-		it, ok, err := s.WebhookHead(ctx, ep)
-		if err != nil || !ok {
-			t.Fatalf("head %d of %s: ok %v, %v", i, ep, ok, err)
+		// One at a time from the head, as a worker that acks each.
+		head, err := s.WebhookPeek(ctx, ep, 1)
+		if err != nil || len(head) != 1 {
+			t.Fatalf("head %d of %s: %v, %v", i, ep, head, err)
 		}
-		if string(it.Body) != w || it.ID <= last {
+		it := head[0]
+		if string(it.Body) != w || it.ID <= last || it.ID != all[i].ID || string(all[i].Body) != w {
 			t.Fatalf("head %d of %s = %d %q, want %q after id %d", i, ep, it.ID, it.Body, w, last)
 		}
 		last = it.ID
@@ -62,7 +68,7 @@ func expectQueue(t *testing.T, s engine.Webhooks, ep string, want ...string) {
 			t.Fatal(err)
 		}
 	}
-	if _, ok, err := s.WebhookHead(ctx, ep); ok || err != nil {
+	if rest, err := s.WebhookPeek(ctx, ep, 1); len(rest) != 0 || err != nil {
 		t.Fatalf("%s not empty after draining: %v", ep, err)
 	}
 }
@@ -73,15 +79,22 @@ func testWebhookOrderAndAck(t *testing.T, s engine.Webhooks) {
 	if _, err := s.WebhookPush(ctx, items, 0); err != nil {
 		t.Fatal(err)
 	}
-	head, _, _ := s.WebhookHead(ctx, "a")
-	// Acking an id that is not the head changes nothing.
-	if err := s.WebhookAck(ctx, "a", head.ID+1); err != nil {
+	head, _ := s.WebhookPeek(ctx, "a", 1)
+	// Acking an id below the head changes nothing.
+	if err := s.WebhookAck(ctx, "a", head[0].ID-1); err != nil {
 		t.Fatal(err)
 	}
 	expectQueue(t, s, "a", "1", "2")
+	// Acking through an id removes everything up to it.
+	push(t, s, 0, "a", "3", "4", "5")
+	mid, _ := s.WebhookPeek(ctx, "a", 2)
+	if err := s.WebhookAck(ctx, "a", mid[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	expectQueue(t, s, "a", "5")
 	expectQueue(t, s, "b", "x:y")
 	// Acking again after the queue emptied is harmless.
-	if err := s.WebhookAck(ctx, "a", head.ID); err != nil {
+	if err := s.WebhookAck(ctx, "a", head[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	expectQueue(t, s, "nobody")
@@ -141,15 +154,15 @@ func testWebhookLease(t *testing.T, s engine.Webhooks) {
 func testWebhookRemove(t *testing.T, s engine.Webhooks) {
 	ctx := context.Background()
 	push(t, s, 0, "a", "1")
-	first, _, _ := s.WebhookHead(ctx, "a")
+	first, _ := s.WebhookPeek(ctx, "a", 1)
 	if err := s.WebhookRemove(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
 	expectQueue(t, s, "a")
 	push(t, s, 0, "a", "2")
-	second, _, _ := s.WebhookHead(ctx, "a")
-	if second.ID <= first.ID {
-		t.Fatalf("id %d reused after remove (was %d)", second.ID, first.ID)
+	second, _ := s.WebhookPeek(ctx, "a", 1)
+	if second[0].ID <= first[0].ID {
+		t.Fatalf("id %d reused after remove (was %d)", second[0].ID, first[0].ID)
 	}
 	expectQueue(t, s, "a", "2")
 }

@@ -43,13 +43,16 @@ end
 return dropped
 `)
 
-// KEYS[1]: queue. ARGV[1]: id. Pops the head when it is that id.
+// KEYS[1]: queue. ARGV[1]: id. Pops the items up to and including id.
 var webhookAckScript = rueidis.NewLuaScript(`
-local h = redis.call('LINDEX', KEYS[1], 0)
-if h and string.sub(h, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then
+local upto = tonumber(ARGV[1])
+while true do
+  local h = redis.call('LINDEX', KEYS[1], 0)
+  if not h then return 0 end
+  local i = string.find(h, ':', 1, true)
+  if tonumber(string.sub(h, 1, i - 1)) > upto then return 0 end
   redis.call('LPOP', KEYS[1])
 end
-return 0
 `)
 
 // KEYS[1]: lease. ARGV: owner, ttl ms. 1 when owner holds the lease now.
@@ -104,27 +107,31 @@ func (e *Engine) WebhookPush(ctx context.Context, items []engine.WebhookPush, ma
 	return dropped, nil
 }
 
-// WebhookHead returns the endpoint's oldest item.
-func (e *Engine) WebhookHead(ctx context.Context, endpoint string) (engine.WebhookItem, bool, error) {
+// WebhookPeek returns up to n of the oldest items.
+func (e *Engine) WebhookPeek(ctx context.Context, endpoint string, n int) ([]engine.WebhookItem, error) {
 	if err := e.check(); err != nil {
-		return engine.WebhookItem{}, false, err
+		return nil, err
 	}
-	v, err := e.client.Do(ctx, e.client.B().Lindex().Key(e.n.webhookQueue(endpoint)).Index(0).Build()).ToString()
-	if rueidis.IsRedisNil(err) {
-		return engine.WebhookItem{}, false, nil
+	if n <= 0 {
+		return nil, nil
 	}
+	vals, err := e.client.Do(ctx, e.client.B().Lrange().Key(e.n.webhookQueue(endpoint)).Start(0).Stop(int64(n-1)).Build()).AsStrSlice()
 	if err != nil {
-		return engine.WebhookItem{}, false, fmt.Errorf("redis: webhook head: %w", err)
+		return nil, fmt.Errorf("redis: webhook peek: %w", err)
 	}
-	idText, body, ok := strings.Cut(v, ":")
-	id, perr := strconv.ParseUint(idText, 10, 64)
-	if !ok || perr != nil {
-		return engine.WebhookItem{}, false, fmt.Errorf("redis: webhook head: malformed entry")
+	items := make([]engine.WebhookItem, 0, len(vals))
+	for _, v := range vals {
+		idText, body, ok := strings.Cut(v, ":")
+		id, perr := strconv.ParseUint(idText, 10, 64)
+		if !ok || perr != nil {
+			return nil, fmt.Errorf("redis: webhook peek: malformed entry")
+		}
+		items = append(items, engine.WebhookItem{ID: id, Body: []byte(body)})
 	}
-	return engine.WebhookItem{ID: id, Body: []byte(body)}, true, nil
+	return items, nil
 }
 
-// WebhookAck removes item id when it is the oldest.
+// WebhookAck removes the items up to and including id.
 func (e *Engine) WebhookAck(ctx context.Context, endpoint string, id uint64) error {
 	if err := e.check(); err != nil {
 		return err
