@@ -20,6 +20,9 @@ var (
 	errPresenceOff       = errors.New("presence is not kept for this channel")
 	errSessionNotFound   = errors.New("session not found")
 	errPermission        = errors.New("permission denied")
+	// errObserver: the event was published but could not be queued for
+	// webhooks; retrying is safe for the publisher to consider.
+	errObserver = errors.New("event published, but not queued for webhooks")
 )
 
 // fieldError is invalid input in one request field.
@@ -63,6 +66,9 @@ func (h *Hub) toStatus(err error) error {
 		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case errors.Is(err, errObserver):
+		h.log.Warn("webhook queue", "err", err)
+		return status.Error(codes.Unavailable, errObserver.Error())
 	case errors.Is(err, engine.ErrClosed):
 		return status.Error(codes.Unavailable, "shutting down")
 	default:

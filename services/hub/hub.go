@@ -30,6 +30,16 @@ type Options struct {
 	UserQueue   int           // directed events queued per offline user (default 10)
 	Heartbeat   time.Duration // idle stream heartbeat (default 25s)
 	Logger      *slog.Logger
+	// Observer, when set, is handed every event this node publishes, after
+	// the engine took it: webhooks queue it durably there.
+	Observer Observer
+}
+
+// Observer is told of every event the hub publishes. An error fails the
+// publish: the event reached live subscribers, but the observer could not
+// keep it, and the publisher must hear that.
+type Observer interface {
+	Published(ctx context.Context, ev *pb.Event) error
 }
 
 // Hub is one node's core: it implements the services and receives what the

@@ -32,6 +32,7 @@ import (
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/hub"
 	"github.com/switchboard-hub/switchboard/services/user"
+	"github.com/switchboard-hub/switchboard/services/webhook"
 )
 
 // Version is set at build time (-ldflags "-X .../app.Version=...").
@@ -49,6 +50,8 @@ type App struct {
 	health  *health.Server
 	grpcLn  net.Listener
 	mem     *bufconn.Listener
+	hooks   *webhook.Service
+	closers []func() error // run after the engine is closed
 
 	// Clients of the core: the bridges' (trusted) and the gateway's (which
 	// forwards each caller's own credentials).
@@ -121,6 +124,9 @@ func (a *App) startCore() error {
 		return err
 	}
 	a.eng = eng
+	if a.hooks, err = a.newWebhooks(); err != nil {
+		return err
+	}
 	ns := make([]hub.Namespace, 0, len(a.cfg.Namespaces))
 	for _, n := range a.cfg.Namespaces {
 		ns = append(ns, hub.Namespace{Name: n.Name, HistorySize: n.HistorySize, HistoryTTL: time.Duration(n.HistoryTTL), Presence: n.Presence, JoinLeave: n.JoinLeave})
@@ -139,6 +145,7 @@ func (a *App) startCore() error {
 		UserQueue:   a.cfg.UserQueueSize,
 		Heartbeat:   time.Duration(a.cfg.StreamHeartbeat),
 		Logger:      a.log,
+		Observer:    webhookObserver{a.hooks},
 	})
 
 	internalKey := randomHex(32)
@@ -170,6 +177,7 @@ func (a *App) startCore() error {
 		// AdminService: admin logins, session keys in the engine, the
 		// StreamableEvent stream (Comet face, REST, gRPC).
 		pb.RegisterAdminServiceServer(r, admins)
+		pb.RegisterWebhookServiceServer(r, a.hooks.Server())
 	}
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcSrv, a.health)
@@ -184,6 +192,9 @@ func (a *App) startCore() error {
 	a.goServe("grpc", func() error { return a.grpcSrv.Serve(ln) })
 	a.goServe("grpc in-memory", func() error { return a.grpcSrv.Serve(a.mem) })
 	a.goRun("hub", a.hub.Run)
+	if err := a.hooks.Start(a.ctx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 	a.goRun("health", a.watchHealth)
 
 	dial := func(ctx context.Context, _ string) (net.Conn, error) { return a.mem.DialContext(ctx) }
@@ -312,8 +323,16 @@ func (a *App) closeAll() {
 			c.Close()
 		}
 	}
+	if a.hooks != nil {
+		a.hooks.Stop() // before the engine: its workers use the queues
+	}
 	if a.eng != nil {
 		a.eng.Close()
+	}
+	for _, c := range a.closers {
+		if err := c(); err != nil {
+			a.log.Warn("close", "err", err)
+		}
 	}
 }
 

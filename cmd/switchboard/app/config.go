@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pquerna/otp/totp"
+	"github.com/switchboard-hub/switchboard/services/webhook"
 )
 
 // Config is the whole server configuration: one JSON file (comments
@@ -54,6 +55,28 @@ type Config struct {
 
 	Centrifugo Centrifugo `json:"centrifugo"`
 	CppComet   CppComet   `json:"cppcomet"`
+
+	// WebhookOptions is Comet's endpoint map (name → WebhookOption), kept
+	// under Comet's own key; changes made through the API are written back
+	// here. Webhooks tunes their delivery.
+	WebhookOptions map[string]webhook.Endpoint `json:"WebhookOptions"`
+	Webhooks       Webhooks                    `json:"webhooks"`
+
+	// path is the file the config was loaded from ("" without one).
+	path string
+}
+
+// Webhooks tunes webhook delivery; zero values take the defaults.
+type Webhooks struct {
+	// Store is the queue file with the memory engine (default: beside the
+	// config file, "<config>.webhooks.db"; without a config file, in the
+	// temporary folder). With the Redis engine the queues live in Redis.
+	Store       string   `json:"store,omitempty"`
+	MaxAttempts int      `json:"max_attempts,omitempty"` // default 8
+	BaseDelay   Duration `json:"base_delay,omitempty"`   // first retry; default 1s, doubling
+	MaxDelay    Duration `json:"max_delay,omitempty"`    // default 1m
+	Timeout     Duration `json:"timeout,omitempty"`      // per attempt; default 10s
+	QueueMax    int      `json:"queue_max,omitempty"`    // events kept per endpoint; default 10000
 }
 
 // Admin is an administrator account (Comet admin API and event stream, DRP
@@ -131,6 +154,7 @@ func Load(path string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("%s: %w", path, err)
 	}
+	cfg.path = path
 	return cfg, nil
 }
 
@@ -177,6 +201,12 @@ func (c *Config) Validate() error {
 	}
 	if c.APISecret == "" && !c.APIInsecure && !loopback(c.HTTPAddr) {
 		errs = append(errs, errors.New("api_secret is empty and http_addr is not a loopback address: set api_secret (switchboard genconfig makes one) or api_insecure: true"))
+	}
+	if err := webhook.Validate(c.WebhookOptions); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Webhooks.MaxAttempts < 0 || c.Webhooks.QueueMax < 0 || c.Webhooks.BaseDelay < 0 || c.Webhooks.MaxDelay < 0 || c.Webhooks.Timeout < 0 {
+		errs = append(errs, errors.New("webhooks: attempts, delays, timeout and queue_max must not be negative"))
 	}
 	for i, a := range c.Admins {
 		if a.Username == "" || a.Password == "" {

@@ -23,7 +23,7 @@ var openAPI []byte
 // endpoints.
 func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
-	gw, err := gateway.New(a.ctx, a.gatewayConn, pb.RegisterUserServiceHandler, pb.RegisterAdminServiceHandler)
+	gw, err := gateway.New(a.ctx, a.gatewayConn, pb.RegisterUserServiceHandler, pb.RegisterAdminServiceHandler, pb.RegisterWebhookServiceHandler)
 	if err != nil {
 		return nil, err
 	}
