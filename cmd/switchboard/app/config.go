@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -54,6 +55,7 @@ type Config struct {
 	NodeName  string `json:"node_name"`
 
 	Centrifugo Centrifugo `json:"centrifugo"`
+	Console    Console    `json:"console"`
 	CppComet   CppComet   `json:"cppcomet"`
 
 	// WebhookOptions is Comet's endpoint map (name → WebhookOption), kept
@@ -109,6 +111,14 @@ type Centrifugo struct {
 	RedisAddress   string `json:"redis_address"`    // default: engine.address or 127.0.0.1:6379
 	RedisPrefix    string `json:"redis_prefix"`     // default "centrifugo"
 	RedisNumShards int    `json:"redis_num_shards"` // extra <prefix>.api.N lists
+}
+
+// Console configures the web console.
+type Console struct {
+	// SSOOrigins may log the console in with postMessage (Comet's
+	// session_login and user_session_login) and embed it in a frame, e.g.
+	// "https://portal.example.com".
+	SSOOrigins []string `json:"sso_origins"`
 }
 
 // CppComet configures the comet-server websocket face.
@@ -207,6 +217,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Webhooks.MaxAttempts < 0 || c.Webhooks.QueueMax < 0 || c.Webhooks.BaseDelay < 0 || c.Webhooks.MaxDelay < 0 || c.Webhooks.Timeout < 0 {
 		errs = append(errs, errors.New("webhooks: attempts, delays, timeout and queue_max must not be negative"))
+	}
+	for _, o := range c.Console.SSOOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || o != u.Scheme+"://"+u.Host {
+			errs = append(errs, fmt.Errorf("console.sso_origins: %q is not an origin like https://portal.example.com", o))
+		}
 	}
 	for i, a := range c.Admins {
 		if a.Username == "" || a.Password == "" {

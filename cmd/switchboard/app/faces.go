@@ -6,6 +6,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
 	cometface "github.com/switchboard-hub/switchboard/bridge/comet"
+	"github.com/switchboard-hub/switchboard/bridge/console"
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/cppcomet"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
@@ -75,6 +76,19 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 		Logger:    a.log,
 	})
 	mux.Handle(cometface.PathAPI, backup)
+
+	// The web console: GET / and /console/.
+	ui := console.New(deps, console.Options{
+		Admins:      pb.NewAdminServiceClient(a.bridge),
+		Webhooks:    pb.NewWebhookServiceClient(a.bridge),
+		UserConn:    a.gatewayConn,
+		TokenSecret: []byte(a.cfg.TokenSecret),
+		SSOOrigins:  a.cfg.Console.SSOOrigins,
+		Logger:      a.log,
+	})
+	for _, p := range console.Routes {
+		mux.Handle(p, ui)
+	}
 	return nil
 }
 
