@@ -35,7 +35,10 @@ type Config struct {
 	Endpoints map[string]Endpoint
 	// Persist stores a changed option map (the config file); nil: changes
 	// live only in memory.
-	Persist     func(map[string]Endpoint) error
+	Persist func(map[string]Endpoint) error
+	// Changed, when set, is told of every change made through SetEndpoints
+	// (after it was applied), to announce it.
+	Changed     func(ctx context.Context, eps map[string]Endpoint)
 	MaxAttempts int           // attempts per event before it is dead-lettered (default 8)
 	BaseDelay   time.Duration // first retry delay (default 1s); doubles up to MaxDelay
 	MaxDelay    time.Duration // default 1m
@@ -155,6 +158,18 @@ func (s *Service) SetEndpoints(ctx context.Context, eps map[string]Endpoint) err
 	if err := Validate(eps); err != nil {
 		return err
 	}
+	if err := s.replace(ctx, eps); err != nil {
+		return err
+	}
+	// Announced outside the lock: the announcement is itself an event
+	// that Accept queues for the endpoints.
+	if s.cfg.Changed != nil {
+		s.cfg.Changed(ctx, eps)
+	}
+	return nil
+}
+
+func (s *Service) replace(ctx context.Context, eps map[string]Endpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg.Persist != nil {

@@ -72,6 +72,7 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	// so unknown paths there answer Comet's 404 shape.
 	backup := cometface.New(deps, pb.NewAdminServiceClient(a.bridge), cometface.Options{
 		Version:   Version,
+		Webhooks:  pb.NewWebhookServiceClient(a.bridge),
 		QueueSize: a.cfg.ClientQueueSize,
 		Logger:    a.log,
 	})

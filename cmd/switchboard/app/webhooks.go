@@ -2,14 +2,17 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/streamable"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/engine/boltstore"
 	"github.com/switchboard-hub/switchboard/services/webhook"
@@ -48,7 +51,34 @@ func (a *App) newWebhooks() (*webhook.Service, error) {
 			return nil
 		}
 	}
+	cfg.Changed = a.announceWebhookOptions
 	return webhook.New(cfg)
+}
+
+// announceWebhookOptions publishes SEVT_WEBHOOK_OPTIONS_UPDATED on
+// sys:webhooks: names, URLs, types and levels, and the names of the custom
+// headers without their values (they often hold an endpoint's secret).
+func (a *App) announceWebhookOptions(ctx context.Context, eps map[string]webhook.Endpoint) {
+	type shown struct {
+		URL                   string
+		WhiteListedEventTypes []int
+		Level                 string
+		CustomHeaders         []string
+	}
+	data := map[string]shown{}
+	for name, e := range eps {
+		v := shown{URL: e.URL, WhiteListedEventTypes: e.WhiteListedEventTypes, Level: e.Level, CustomHeaders: []string{}}
+		for h := range e.CustomHeaders {
+			v.CustomHeaders = append(v.CustomHeaders, h)
+		}
+		slices.Sort(v.CustomHeaders)
+		data[name] = v
+	}
+	b, _ := json.Marshal(map[string]any{"WebhookOptions": data})
+	ev := &pb.Event{Channel: streamable.ChannelWebhooks, Code: int32(streamable.WebhookOptionsUpdated), Data: string(b)}
+	if err := a.hub.PublishSystem(ctx, ev); err != nil {
+		a.log.Warn("announce webhook options", "err", err)
+	}
 }
 
 // webhookStorePath is webhooks.store, else "<config>.webhooks.db" beside
