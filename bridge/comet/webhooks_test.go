@@ -57,4 +57,3 @@ func TestWebhookOptionsGetAndSet(t *testing.T) {
 		t.Fatalf("get with a wrong password: %d %v", resp.StatusCode, body)
 	}
 }
-
