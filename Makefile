@@ -7,7 +7,7 @@ FUZZTIME ?= 5s
 # The race detector needs a C compiler; without one the tests run without it.
 RACE     ?= $(shell command -v $$($(GO) env CC) >/dev/null 2>&1 && echo -race)
 
-.PHONY: all build run test test-short fuzz generate checkgenerate lint breaking bench clean
+.PHONY: all build run test test-short fuzz generate checkgenerate lint breaking bench screenshots clean
 
 all: lint test build
 
@@ -60,6 +60,10 @@ breaking:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Console screenshots in docs/ (needs Debian's chromium).
+screenshots:
+	SWITCHBOARD_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run '^TestScreenshots$$' ./bridge/console/
 
 clean:
 	rm -rf bin

@@ -11,6 +11,9 @@ const (
 	PathSessionStart  = "/api/v1/admin/account/session-start"
 	PathSessionRevoke = "/api/v1/admin/account/session-revoke"
 	PathMetaVersion   = "/api/v1/admin/meta/version"
+	// AdminMetaWebhookOptionsGet and AdminMetaWebhookOptionsSet (§3.4).
+	PathWebhookOptionsGet = "/api/v1/admin/meta/webhook-options/get"
+	PathWebhookOptionsSet = "/api/v1/admin/meta/webhook-options/set"
 )
 
 // Credentials are the admin fields of a request: the five login frames of
@@ -32,6 +35,8 @@ const (
 	endpointSessionStart
 	endpointSessionRevoke
 	endpointMetaVersion
+	endpointWebhookOptionsGet
+	endpointWebhookOptionsSet
 )
 
 // endpoints maps paths to the admin calls served. Every call is a POST
@@ -40,4 +45,7 @@ var endpoints = map[string]endpoint{
 	PathSessionStart:  endpointSessionStart,
 	PathSessionRevoke: endpointSessionRevoke,
 	PathMetaVersion:   endpointMetaVersion,
+
+	PathWebhookOptionsGet: endpointWebhookOptionsGet,
+	PathWebhookOptionsSet: endpointWebhookOptionsSet,
 }

@@ -143,6 +143,8 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, ep endpoint, 
 			}
 		}
 		writeJSON(w, http.StatusOK, APIResponse{Status: 200, Message: "OK"})
+	case endpointWebhookOptionsGet, endpointWebhookOptionsSet:
+		h.serveWebhookOptions(w, r, ep, pc)
 	case endpointMetaVersion:
 		if _, err := h.admin.Authenticate(ctx, &pb.AuthenticateRequest{Credentials: pc}); err != nil {
 			toAPIError(err).write(w)
@@ -153,4 +155,38 @@ func (h *Handler) serveAPI(w http.ResponseWriter, r *http.Request, ep endpoint, 
 			ServerStartTime: h.started.Unix(), CurrentTime: time.Now().Unix(),
 		})
 	}
+}
+
+// serveWebhookOptions answers AdminMetaWebhookOptionsGet (the endpoint map)
+// and AdminMetaWebhookOptionsSet (replace the whole map from the form field
+// WebhookOptions), after the admin check.
+func (h *Handler) serveWebhookOptions(w http.ResponseWriter, r *http.Request, ep endpoint, pc *pb.AdminCredentials) {
+	ctx := r.Context()
+	if _, err := h.admin.Authenticate(ctx, &pb.AuthenticateRequest{Credentials: pc}); err != nil {
+		toAPIError(err).write(w)
+		return
+	}
+	if h.opts.Webhooks == nil {
+		apiError{status: http.StatusNotFound, message: "webhooks are not served by this process"}.write(w)
+		return
+	}
+	if ep == endpointWebhookOptionsGet {
+		resp, err := h.opts.Webhooks.GetWebhookOptions(ctx, &pb.GetWebhookOptionsRequest{})
+		if err != nil {
+			toAPIError(err).write(w)
+			return
+		}
+		writeJSON(w, http.StatusOK, webhookOptionsFromProto(resp.GetWebhookOptions()))
+		return
+	}
+	m, err := ParseWebhookOptions(r.Form.Get("WebhookOptions"))
+	if err != nil {
+		apiError{status: http.StatusBadRequest, message: err.Error()}.write(w)
+		return
+	}
+	if _, err := h.opts.Webhooks.SetWebhookOptions(ctx, &pb.SetWebhookOptionsRequest{WebhookOptions: webhookOptionsToProto(m)}); err != nil {
+		toAPIError(err).write(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, APIResponse{Status: 200, Message: "OK"})
 }

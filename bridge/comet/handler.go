@@ -29,6 +29,8 @@ const (
 type Options struct {
 	// Version is reported by meta/version.
 	Version string
+	// Webhooks serves AdminMetaWebhookOptionsGet/Set (nil: not served).
+	Webhooks pb.WebhookServiceClient
 	// QueueSize is how many frames may wait for one stream (0: DefaultQueueSize).
 	QueueSize int
 	// LoginTimeout bounds the login frames (0: DefaultLoginTimeout).

@@ -1,6 +1,7 @@
 package comet
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -135,4 +136,28 @@ func clip(s string) string {
 		s = s[:64] + "..."
 	}
 	return strings.ToValidUTF8(s, "?")
+}
+
+// ParseWebhookOptions decodes the WebhookOptions form field of
+// AdminMetaWebhookOptionsSet: the whole endpoint map as JSON.
+func ParseWebhookOptions(v string) (map[string]WebhookOption, error) {
+	if v == "" {
+		return nil, parseErr("WebhookOptions is required")
+	}
+	if !utf8.ValidString(v) {
+		return nil, parseErr("WebhookOptions is not valid UTF-8")
+	}
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	var m map[string]WebhookOption
+	if err := dec.Decode(&m); err != nil {
+		return nil, parseErr("WebhookOptions: %s", clip(err.Error()))
+	}
+	if dec.More() {
+		return nil, parseErr("WebhookOptions: data after the JSON object")
+	}
+	if m == nil {
+		m = map[string]WebhookOption{}
+	}
+	return m, nil
 }

@@ -15,3 +15,39 @@ func (c Credentials) toProto(address, resource string) *pb.AdminCredentials {
 		Resource:   resource,
 	}
 }
+
+// WebhookOption is Comet's JSON shape of one webhook endpoint (§3.4).
+type WebhookOption struct {
+	URL                   string            `json:"URL"`
+	WhiteListedEventTypes []int32           `json:"WhiteListedEventTypes"`
+	Level                 string            `json:"Level"`
+	CustomHeaders         map[string]string `json:"CustomHeaders"`
+}
+
+// webhookOptionsFromProto maps the contract's endpoint map onto Comet's.
+func webhookOptionsFromProto(m map[string]*pb.WebhookOption) map[string]WebhookOption {
+	out := make(map[string]WebhookOption, len(m))
+	for name, o := range m {
+		w := WebhookOption{URL: o.GetUrl(), WhiteListedEventTypes: o.GetWhiteListedEventTypes(), Level: o.GetLevel(), CustomHeaders: o.GetCustomHeaders()}
+		if w.WhiteListedEventTypes == nil {
+			w.WhiteListedEventTypes = []int32{}
+		}
+		if w.CustomHeaders == nil {
+			w.CustomHeaders = map[string]string{}
+		}
+		if w.Level == "" {
+			w.Level = "full"
+		}
+		out[name] = w
+	}
+	return out
+}
+
+// webhookOptionsToProto maps Comet's endpoint map onto the contract's.
+func webhookOptionsToProto(m map[string]WebhookOption) map[string]*pb.WebhookOption {
+	out := make(map[string]*pb.WebhookOption, len(m))
+	for name, w := range m {
+		out[name] = &pb.WebhookOption{Url: w.URL, WhiteListedEventTypes: w.WhiteListedEventTypes, Level: w.Level, CustomHeaders: w.CustomHeaders}
+	}
+	return out
+}

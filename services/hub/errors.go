@@ -24,6 +24,9 @@ var (
 	errNoAnswer          = errors.New("the session did not answer in time")
 	errNoCommands        = errors.New("the session's face takes no commands")
 	errEdgeUnavailable   = errors.New("the session's connection cannot be reached")
+	// errObserver: the event was published but could not be queued for
+	// webhooks; retrying is safe for the publisher to consider.
+	errObserver = errors.New("event published, but not queued for webhooks")
 )
 
 // errEngineUnavailable is the message of UNAVAILABLE for an engine outage.
@@ -89,6 +92,9 @@ func (h *Hub) toStatus(err error) error {
 		return status.Error(codes.Canceled, "canceled")
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case errors.Is(err, errObserver):
+		h.log.Warn("webhook queue", "err", err)
+		return status.Error(codes.Unavailable, errObserver.Error())
 	case errors.Is(err, engine.ErrClosed):
 		return status.Error(codes.Unavailable, "shutting down")
 	case errors.Is(err, engine.ErrUnavailable):

@@ -34,6 +34,9 @@ type Options struct {
 	// Counters reads what is counted outside the core (the faces, the API
 	// front) for the node's stats; nil reports zeros.
 	Counters func() ProcessCounters
+	// Observer, when set, is handed every event this node publishes, after
+	// the engine took it: webhooks queue it durably there.
+	Observer Observer
 }
 
 // ProcessCounters are the process's request and traffic counters since it
@@ -43,6 +46,13 @@ type ProcessCounters struct {
 	ClientRequests uint64 // websocket frames from clients, user-token gRPC/REST calls
 	BytesIn        uint64 // message bytes from websocket clients
 	BytesOut       uint64 // message bytes to websocket clients
+}
+
+// Observer is told of every event the hub publishes. An error fails the
+// publish: the event reached live subscribers, but the observer could not
+// keep it, and the publisher must hear that.
+type Observer interface {
+	Published(ctx context.Context, ev *pb.Event) error
 }
 
 // Hub is one node's core: it implements the services and receives what the

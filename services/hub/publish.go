@@ -51,6 +51,11 @@ func (h *Hub) publish(ctx context.Context, ev *pb.Event) (*pb.PublishResponse, e
 	}
 	h.published.Add(1)
 	publishedTotal.Inc()
+	if h.opts.Observer != nil {
+		if err := h.opts.Observer.Published(ctx, ev); err != nil {
+			return nil, fmt.Errorf("publish to %q: %w: %w", ev.Channel, errObserver, err)
+		}
+	}
 	return &pb.PublishResponse{Id: ev.Id, Position: pos}, nil
 }
 

@@ -23,5 +23,10 @@ func (h *Hub) PublishSystem(ctx context.Context, ev *pb.Event) error {
 	}
 	h.published.Add(1)
 	publishedTotal.Inc()
+	if h.opts.Observer != nil {
+		if err := h.opts.Observer.Published(ctx, ev); err != nil {
+			return fmt.Errorf("publish to %q: %w: %w", ev.Channel, errObserver, err)
+		}
+	}
 	return nil
 }

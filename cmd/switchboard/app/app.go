@@ -38,6 +38,7 @@ import (
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/hub"
 	"github.com/switchboard-hub/switchboard/services/user"
+	"github.com/switchboard-hub/switchboard/services/webhook"
 )
 
 // Version is set at build time (-ldflags "-X .../app.Version=...").
@@ -57,6 +58,8 @@ type App struct {
 	grpcLn  net.Listener
 	mem     *bufconn.Listener
 	local   *inproc.Conn // the faces' in-process connection to the services
+	hooks   *webhook.Service
+	closers []func() error // run after the engine is closed
 
 	// Clients of the core: the bridges' (trusted) and the gateway's (which
 	// forwards each caller's own credentials).
@@ -148,6 +151,9 @@ func (a *App) startCore() error {
 	}
 	a.eng = eng
 	a.probe = &prober{check: eng.Healthy}
+	if a.hooks, err = a.newWebhooks(); err != nil {
+		return err
+	}
 	ns := make([]hub.Namespace, 0, len(a.cfg.Namespaces))
 	for _, n := range a.cfg.Namespaces {
 		ns = append(ns, hub.Namespace{Name: n.Name, HistorySize: n.HistorySize, HistoryTTL: time.Duration(n.HistoryTTL), Presence: n.Presence, JoinLeave: n.JoinLeave})
@@ -170,6 +176,7 @@ func (a *App) startCore() error {
 		GELFAddr:    a.cfg.GELFAddr,
 		Logger:      a.log,
 		Counters:    func() hub.ProcessCounters { return processCounters(calls) },
+		Observer:    webhookObserver{a.hooks},
 	})
 
 	ac := auth.Config{
@@ -206,6 +213,7 @@ func (a *App) startCore() error {
 		// AdminService: admin logins, session keys in the engine, the
 		// StreamableEvent stream (Comet face, REST, gRPC).
 		pb.RegisterAdminServiceServer(r, admins)
+		pb.RegisterWebhookServiceServer(r, a.hooks.Server())
 	}
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcSrv, a.health)
@@ -221,6 +229,9 @@ func (a *App) startCore() error {
 	a.goCore("grpc in-memory", func(context.Context) error { return a.grpcSrv.Serve(a.mem) })
 	a.goCore("hub", a.hub.Run)
 	a.goCore("health", a.watchHealth)
+	if err := a.hooks.Start(a.coreCtx); err != nil {
+		return fmt.Errorf("webhooks: %w", err)
+	}
 
 	dial := func(ctx context.Context, _ string) (net.Conn, error) { return a.mem.DialContext(ctx) }
 	a.bridgeConn, err = grpc.NewClient("passthrough:///in-memory",
@@ -364,10 +375,19 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	errs = append(errs, waitFor(ctx, "core loops", a.coreWG.Wait))
 
-	// 3. The engine, which nothing calls any more.
+	if a.hooks != nil {
+		a.hooks.Stop() // before the engine: its workers use the queues
+	}
+
+	// 3. The engine, which nothing calls any more, and the stores beside it.
 	if a.eng != nil {
 		if err := a.eng.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("engine: %w", err))
+		}
+	}
+	for _, c := range a.closers {
+		if err := c(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/switchboard-hub/switchboard/services/hub"
+	"github.com/switchboard-hub/switchboard/services/webhook"
 )
 
 // Config is the whole server configuration: one JSON file (comments
@@ -59,8 +61,31 @@ type Config struct {
 	GELFAddr string `json:"gelf_addr"`
 
 	Centrifugo Centrifugo `json:"centrifugo"`
+	Console    Console    `json:"console"`
 	CppComet   CppComet   `json:"cppcomet"`
 	NkService  NkService  `json:"nkservice"`
+
+	// WebhookOptions is Comet's endpoint map (name → WebhookOption), kept
+	// under Comet's own key; changes made through the API are written back
+	// here. Webhooks tunes their delivery.
+	WebhookOptions map[string]webhook.Endpoint `json:"WebhookOptions"`
+	Webhooks       Webhooks                    `json:"webhooks"`
+
+	// path is the file the config was loaded from ("" without one).
+	path string
+}
+
+// Webhooks tunes webhook delivery; zero values take the defaults.
+type Webhooks struct {
+	// Store is the queue file with the memory engine (default: beside the
+	// config file, "<config>.webhooks.db"; without a config file, in the
+	// temporary folder). With the Redis engine the queues live in Redis.
+	Store       string   `json:"store,omitempty"`
+	MaxAttempts int      `json:"max_attempts,omitempty"` // default 8
+	BaseDelay   Duration `json:"base_delay,omitempty"`   // first retry; default 1s, doubling
+	MaxDelay    Duration `json:"max_delay,omitempty"`    // default 1m
+	Timeout     Duration `json:"timeout,omitempty"`      // per attempt; default 10s
+	QueueMax    int      `json:"queue_max,omitempty"`    // events kept per endpoint; default 10000
 }
 
 // NkService configures the NkSERVICE face.
@@ -109,6 +134,14 @@ type Centrifugo struct {
 	RedisNumShards int    `json:"redis_num_shards"` // extra <prefix>.api.N lists
 }
 
+// Console configures the web console.
+type Console struct {
+	// SSOOrigins may log the console in with postMessage (Comet's
+	// session_login and user_session_login) and embed it in a frame, e.g.
+	// "https://portal.example.com".
+	SSOOrigins []string `json:"sso_origins"`
+}
+
 // CppComet configures the comet-server websocket face.
 type CppComet struct {
 	// OriginAllow, when set, narrows allowed_origins for comet pages: the
@@ -153,6 +186,7 @@ func Load(path string) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil {
 		return cfg, fmt.Errorf("%s: %w", path, err)
 	}
+	cfg.path = path
 	return cfg, nil
 }
 
@@ -216,6 +250,17 @@ func (c *Config) Validate() error {
 				"Run `switchboard genconfig -o switchboard.json` for a config with fresh secrets and serve with --config, "+
 				"or set \"api_insecure\": true (--api-insecure) to serve unsigned calls on purpose",
 				strings.Join(public, " and "), verb))
+		}
+	}
+	if err := webhook.Validate(c.WebhookOptions); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Webhooks.MaxAttempts < 0 || c.Webhooks.QueueMax < 0 || c.Webhooks.BaseDelay < 0 || c.Webhooks.MaxDelay < 0 || c.Webhooks.Timeout < 0 {
+		errs = append(errs, errors.New("webhooks: attempts, delays, timeout and queue_max must not be negative"))
+	}
+	for _, o := range c.Console.SSOOrigins {
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || o != u.Scheme+"://"+u.Host {
+			errs = append(errs, fmt.Errorf("console.sso_origins: %q is not an origin like https://portal.example.com", o))
 		}
 	}
 	for i, a := range c.Admins {

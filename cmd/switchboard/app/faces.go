@@ -7,6 +7,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/centrifugo"
 	cometface "github.com/switchboard-hub/switchboard/bridge/comet"
+	"github.com/switchboard-hub/switchboard/bridge/console"
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/cppcomet"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
@@ -100,10 +101,24 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	// so unknown paths there answer Comet's 404 shape.
 	backup := cometface.New(deps, pb.NewAdminServiceClient(a.bridge), cometface.Options{
 		Version:   Version,
+		Webhooks:  pb.NewWebhookServiceClient(a.bridge),
 		QueueSize: a.cfg.ClientQueueSize,
 		Logger:    a.log,
 	})
 	mux.Handle(cometface.PathAPI, backup)
+
+	// The web console: GET / and /console/.
+	ui := console.New(deps, console.Options{
+		Admins:      pb.NewAdminServiceClient(a.bridge),
+		Webhooks:    pb.NewWebhookServiceClient(a.bridge),
+		UserConn:    a.gatewayConn,
+		TokenSecret: []byte(a.cfg.TokenSecret),
+		SSOOrigins:  a.cfg.Console.SSOOrigins,
+		Logger:      a.log,
+	})
+	for _, p := range console.Routes {
+		mux.Handle(p, ui)
+	}
 	return nil
 }
 

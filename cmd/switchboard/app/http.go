@@ -28,7 +28,7 @@ func (a *App) routes() (http.Handler, error) {
 		Insecure:     a.cfg.insecureAPI(),
 		MaxBodyBytes: a.cfg.maxRequestBytes(),
 		OpenAPI:      openAPI,
-	}, pb.RegisterUserServiceHandler, pb.RegisterDirectoryServiceHandler, pb.RegisterAdminServiceHandler)
+	}, pb.RegisterUserServiceHandler, pb.RegisterDirectoryServiceHandler, pb.RegisterAdminServiceHandler, pb.RegisterWebhookServiceHandler)
 	if err != nil {
 		return nil, err
 	}

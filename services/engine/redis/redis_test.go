@@ -15,3 +15,19 @@ func TestSuite(t *testing.T) {
 		return newEngine(t, testPrefix(t), redis.Options{})
 	})
 }
+
+func TestWebhooks(t *testing.T) {
+	redistest.Addr(t)
+	prefixes := map[engine.Webhooks]string{}
+	enginetest.RunWebhooks(t,
+		func(t *testing.T) engine.Webhooks {
+			prefix := testPrefix(t)
+			e := newEngine(t, prefix, redis.Options{})
+			prefixes[e] = prefix
+			return e
+		},
+		func(t *testing.T, s engine.Webhooks) engine.Webhooks {
+			s.(*redis.Engine).Close()
+			return newEngine(t, prefixes[s], redis.Options{})
+		})
+}

@@ -52,6 +52,13 @@ func Start(t testing.TB, tweak func(*app.Config)) *Server {
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	return StartConfig(t, cfg)
+}
+
+// StartConfig runs a server with cfg as it is (from app.Load, say) and
+// stops it when the test ends.
+func StartConfig(t testing.TB, cfg app.Config) *Server {
+	t.Helper()
 	var out io.Writer = io.Discard
 	if os.Getenv("SWITCHBOARD_TEST_LOG") != "" {
 		out = os.Stderr
@@ -64,14 +71,8 @@ func Start(t testing.TB, tweak func(*app.Config)) *Server {
 	if err := a.Start(); err != nil {
 		t.Fatalf("app.Start: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
 	s := &Server{App: a, Config: cfg, HTTPAddr: a.HTTPAddr(), GRPCAddr: a.GRPCAddr()}
+	t.Cleanup(func() { s.Stop(t) })
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
@@ -84,6 +85,17 @@ func Start(t testing.TB, tweak func(*app.Config)) *Server {
 		s.Sessions = pb.NewSessionServiceClient(s.Conn)
 	}
 	return s
+}
+
+// Stop shuts the server down gracefully (again at the end of the test is
+// harmless).
+func (s *Server) Stop(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.App.Shutdown(ctx); err != nil {
+		t.Errorf("shutdown: %v", err)
+	}
 }
 
 // Dial opens a gRPC connection to addr with the given per-RPC credentials

@@ -1,0 +1,47 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// WebhookItem is one event body waiting for a webhook endpoint.
+type WebhookItem struct {
+	ID   uint64 // increases with every push to the endpoint's queue
+	Body []byte
+}
+
+// WebhookPush is one body for one endpoint's queue.
+type WebhookPush struct {
+	Endpoint string
+	Body     []byte
+}
+
+// Webhooks keeps the queues of events waiting for webhook endpoints until
+// they are delivered or dead-lettered. Queues are durable: what a push
+// returned nil for survives a graceful restart and a crash of the node. On
+// a shared engine every node sees the same queues, and a lease lets one node
+// at a time deliver to an endpoint, so that each event leaves once (a node
+// that dies mid-delivery hands over when its lease expires).
+type Webhooks interface {
+	// WebhookPush appends the bodies to their endpoints' queues, in order,
+	// in one atomic write. A queue longer than max loses its oldest items;
+	// the count dropped per endpoint is returned (max <= 0: no bound).
+	WebhookPush(ctx context.Context, items []WebhookPush, max int) (dropped map[string]int, err error)
+	// WebhookPeek returns up to n of the endpoint's oldest items, oldest
+	// first, leaving them queued.
+	WebhookPeek(ctx context.Context, endpoint string, n int) ([]WebhookItem, error)
+	// WebhookAck removes the endpoint's items up to and including id (the
+	// ones delivered or given up on); items already gone are not an error.
+	WebhookAck(ctx context.Context, endpoint string, id uint64) error
+	// WebhookLen counts the items waiting for the endpoint.
+	WebhookLen(ctx context.Context, endpoint string) (int, error)
+	// WebhookLease takes the lease on delivering to endpoint for owner, or
+	// renews it when owner holds it, for ttl. It reports false when another
+	// owner holds a lease that has not expired.
+	WebhookLease(ctx context.Context, endpoint, owner string, ttl time.Duration) (bool, error)
+	// WebhookRelease gives the lease up when owner holds it.
+	WebhookRelease(ctx context.Context, endpoint, owner string) error
+	// WebhookRemove drops the endpoint's queue and lease.
+	WebhookRemove(ctx context.Context, endpoint string) error
+}
