@@ -29,7 +29,6 @@ var (
 	errUserNotFound      = &Error{100033, "User not found"}
 	errDuplicatedSession = &Error{100034, "Duplicated session id"}
 	errInvalidSession    = &Error{100035, "Invalid session id"}
-	errInvalidParameters = &Error{100041, "Invalid parameters"}
 	errSessionStop       = &Error{100061, "Session stop"}
 	errSessionNotFound   = &Error{100062, "Session not found"}
 )

@@ -126,16 +126,6 @@ func (c *client) expect(want string) {
 	}
 }
 
-// expectJSON compares the next frame with want as JSON values (key order
-// free: for maps whose order the encoder chooses).
-func (c *client) expectJSON(want string) {
-	c.t.Helper()
-	got := c.next()
-	if !jsonEqual(got, want) {
-		c.t.Fatalf("got  %s\nwant %s", got, want)
-	}
-}
-
 func jsonEqual(a, b string) bool {
 	var x, y any
 	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/redistest"
 	"github.com/switchboard-hub/switchboard/services/engine"
 	"github.com/switchboard-hub/switchboard/services/engine/redis"
-	"google.golang.org/protobuf/proto"
 )
 
 // cutLink kills e's pub/sub connection and keeps it from reconnecting until
@@ -66,21 +65,6 @@ func expectEvents(t *testing.T, h *handler, want []*pb.Event) {
 		case <-time.After(10 * time.Second):
 			t.Fatalf("delivery %d (offset %d) never came", i, w.Offset)
 		}
-	}
-}
-
-func expectGap(t *testing.T, h *handler, want *engine.Gap) {
-	t.Helper()
-	select {
-	case g := <-h.gaps:
-		if g.Tenant != want.Tenant || g.Channel != want.Channel || g.Unnumbered != want.Unnumbered ||
-			!proto.Equal(g.From, want.From) || (want.To != nil && !proto.Equal(g.To, want.To)) {
-			t.Fatalf("gap = %+v (from %v to %v), want %+v (from %v to %v)", g, g.From, g.To, want, want.From, want.To)
-		}
-	case ev := <-h.events:
-		t.Fatalf("event offset %d delivered before the expected gap", ev.Offset)
-	case <-time.After(10 * time.Second):
-		t.Fatalf("no gap reported, want %+v", want)
 	}
 }
 
