@@ -68,7 +68,7 @@ func TestFaceJSCent(t *testing.T) {
 	want := map[string]string{
 		"publish":       `{"method":"publish","error":null,"body":null}`,
 		"publishClient": `{"method":"publish","error":null,"body":null}`,
-		"history":       `{"method":"history","error":null,"body":{"channel":"jscent","data":[{"uid":"ID","channel":"jscent","data":{"n":2},"client":"jscent-client"},{"uid":"ID","channel":"jscent","data":{"input":"hello from jscent"}}]}}`,
+		"history":       `{"method":"history","error":null,"body":{"channel":"jscent","data":[{"uid":"ID","timestamp":"T","channel":"jscent","data":{"n":2},"client":"jscent-client"},{"uid":"ID","timestamp":"T","channel":"jscent","data":{"input":"hello from jscent"}}]}}`,
 		"presence":      `{"method":"presence","error":null,"body":{"channel":"jscent","data":{"c42":{"user":"42","client":"c42"}}}}`,
 		"channels":      `{"method":"channels","error":null,"body":{"data":["jscent"]}}`,
 		"unsubscribe":   `{"method":"unsubscribe","error":null,"body":null}`,
@@ -107,6 +107,10 @@ func TestFaceJSCent(t *testing.T) {
 	}
 }
 
-var messageUID = regexp.MustCompile(`"uid":"[^"]*","channel"`)
+// messageUID matches a history message's uid and timestamp (both differ
+// every run; the timestamp is checked to be decimal seconds).
+var messageUID = regexp.MustCompile(`"uid":"[^"]*","timestamp":"[0-9]+","channel"`)
 
-func maskIDs(s string) string { return messageUID.ReplaceAllString(s, `"uid":"ID","channel"`) }
+func maskIDs(s string) string {
+	return messageUID.ReplaceAllString(s, `"uid":"ID","timestamp":"T","channel"`)
+}

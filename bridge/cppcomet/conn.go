@@ -21,12 +21,10 @@ import (
 
 // Close reasons (sent only where the close is a clean one: the JS client
 // does not reconnect after a clean close, so every close that should be
-// followed by a reconnect drops TCP instead, as comet-server always does).
-// Shutdown is the one exception: the process's documented close is a
-// close frame on every face, 1001 "going away" here (README "Operations").
+// followed by a reconnect drops TCP instead, as comet-server always does;
+// a shutdown too, README "Operations").
 const (
 	reasonDisconnect = "disconnected by the server"
-	reasonShutdown   = "server shutting down"
 	maxReasonLen     = 123 // longest close reason a close frame carries
 )
 
@@ -265,9 +263,12 @@ func (k pipeSink) Deliver(ev *pb.Event, frame []byte) {
 // limited pipes only to connections the core's audience admits.
 func (k pipeSink) ReadsAs() access.Reader { return k.s.reader() }
 
-// closeShutdown ends the socket when the process stops: a close frame with
-// 1001, the one close of a shutdown.
-func (s *socket) closeShutdown() { s.ws.Close(websocket.StatusGoingAway, reasonShutdown) }
+// closeShutdown ends the socket when the process stops: TCP is dropped
+// without a close frame. CometServerApi.js reconnects only after a close
+// that was not clean (its onclose gives up when event.wasClean), so this is
+// the close after which pages come back once the server (or another node)
+// answers again.
+func (s *socket) closeShutdown() { s.ws.CloseNow() }
 
 // UpstreamClosed implements fanout.Sink: without its stream the pipe is
 // dead, so the connection is dropped and the client reconnects. That holds
