@@ -2,26 +2,22 @@ package drp
 
 import (
 	"bytes"
-	"crypto/subtle"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
-	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/access"
 	"github.com/switchboard-hub/switchboard/internal/token"
 )
-
-// Admin is an account that may log in with a user name and password (HTTP
-// Basic, or ?token=user:password). Password is either the plain password or
-// a bcrypt hash ($2a$, $2b$ or $2y$ prefix).
-type Admin struct {
-	Username string
-	Password string
-}
 
 // identity is who opened a socket or posted an event.
 type identity struct {
@@ -101,7 +97,7 @@ func (a *authenticator) authenticate(r *http.Request) (identity, *authError) {
 			return identity{}, unauthorized(errNoCredentials)
 		case strings.Contains(tok, ":"):
 			user, pass, _ := strings.Cut(tok, ":")
-			return a.login(user, pass)
+			return a.login(r, user, pass)
 		default:
 			return a.bearer(tok)
 		}
@@ -120,7 +116,7 @@ func (a *authenticator) authenticate(r *http.Request) (identity, *authError) {
 		if !ok {
 			return identity{}, unauthorized(fmt.Errorf("%w: no colon", errBadBasic))
 		}
-		return a.login(string(user), string(pass))
+		return a.login(r, string(user), string(pass))
 	case "Bearer":
 		return a.bearer(cred)
 	default:
@@ -128,40 +124,55 @@ func (a *authenticator) authenticate(r *http.Request) (identity, *authError) {
 	}
 }
 
-// authenticator checks credentials against the configured admins and the
+// authenticator checks credentials: user name and password through the
+// core's AdminService (the one admin check of every face), tokens with the
 // token secret.
 type authenticator struct {
-	admins      []Admin
+	admins      pb.AdminServiceClient
+	names       map[string]bool // admin user names: a token of one is that admin's
 	tokenSecret []byte
 }
 
-// login checks a user name and password against the admins: 403 on failure.
-// Every admin is compared, so the time taken does not tell which names exist
-// (bcrypt hashes are only checked for the matching name).
-func (a *authenticator) login(user, pass string) (identity, *authError) {
-	var found *Admin
-	for i := range a.admins {
-		if subtle.ConstantTimeCompare([]byte(a.admins[i].Username), []byte(user)) == 1 && found == nil {
-			found = &a.admins[i]
+// login checks a user name and password with AdminService (password
+// logins; an account with a TOTP secret cannot log in through DRP, which
+// has no field for the code): 403 on failure, 503 while the core cannot
+// answer.
+func (a *authenticator) login(r *http.Request, user, pass string) (identity, *authError) {
+	if a.admins == nil {
+		return identity{}, &authError{status: http.StatusForbidden, reason: fmt.Errorf("%w: no admin service", errBadLogin)}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), loginTimeout)
+	defer cancel()
+	resp, err := a.admins.Authenticate(ctx, &pb.AuthenticateRequest{Credentials: &pb.AdminCredentials{
+		Username: user, AuthType: pb.AdminAuthType_ADMIN_AUTH_TYPE_PASSWORD, Password: pass,
+		Address: remoteHost(r), Resource: r.URL.Path,
+	}})
+	if err != nil {
+		if c := status.Code(err); c == codes.Unavailable || c == codes.DeadlineExceeded || c == codes.Canceled {
+			return identity{}, &authError{status: http.StatusServiceUnavailable, reason: err}
 		}
+		return identity{}, &authError{status: http.StatusForbidden, reason: fmt.Errorf("%w: %q: %w", errBadLogin, clip(user), err)}
 	}
-	if found == nil || !passwordMatches(found.Password, pass) {
-		return identity{}, &authError{status: http.StatusForbidden, reason: fmt.Errorf("%w: %q", errBadLogin, clip(user))}
-	}
-	return identity{User: found.Username, Admin: true}, nil
+	return identity{User: resp.GetUsername(), Admin: true}, nil
 }
 
-// passwordMatches compares pass with a stored password: bcrypt when the
-// stored value is a bcrypt hash, else a constant-time comparison.
-func passwordMatches(stored, pass string) bool {
-	if isBcrypt(stored) {
-		return bcrypt.CompareHashAndPassword([]byte(stored), []byte(pass)) == nil
+func newAuthenticator(opts Options) authenticator {
+	names := make(map[string]bool, len(opts.AdminNames))
+	for _, n := range opts.AdminNames {
+		names[n] = true
 	}
-	return subtle.ConstantTimeCompare([]byte(stored), []byte(pass)) == 1
+	return authenticator{admins: opts.Admins, names: names, tokenSecret: opts.TokenSecret}
 }
 
-func isBcrypt(s string) bool {
-	return strings.HasPrefix(s, "$2a$") || strings.HasPrefix(s, "$2b$") || strings.HasPrefix(s, "$2y$")
+// loginTimeout bounds one password check by the core.
+const loginTimeout = 10 * time.Second
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // bearer checks an HS256 JWT signed with token_secret: exp required and in
@@ -178,15 +189,7 @@ func (a *authenticator) bearer(tok string) (identity, *authError) {
 }
 
 // isAdmin reports whether user is the name of a configured admin.
-func (a *authenticator) isAdmin(user string) bool {
-	found := false
-	for i := range a.admins {
-		if subtle.ConstantTimeCompare([]byte(a.admins[i].Username), []byte(user)) == 1 {
-			found = true
-		}
-	}
-	return found
-}
+func (a *authenticator) isAdmin(user string) bool { return a.names[user] }
 
 func (a *authenticator) verifyToken(tok string) (string, error) {
 	return token.VerifyUser(tok, a.tokenSecret)

@@ -7,6 +7,7 @@ import (
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
 // Paths the face serves (drp.md §1, §2). Mount both on the handler, e.g.
@@ -40,8 +41,12 @@ type Options struct {
 	// TokenSecret is token_secret: the HS256 key of bearer tokens (sub = user).
 	// Empty: bearer tokens are refused.
 	TokenSecret []byte
-	// Admins may log in with user name and password (admins).
-	Admins []Admin
+	// Admins checks administrators' user names and passwords (the core's
+	// AdminService: the one admin check of every face).
+	Admins pb.AdminServiceClient
+	// AdminNames are the administrators' user names: a token whose subject
+	// is one of them carries that admin's rights.
+	AdminNames []string
 	// ReadLimit is the largest client frame in bytes (0: DefaultReadLimit).
 	// A larger frame closes the connection (StatusMessageTooBig).
 	ReadLimit int64
@@ -97,7 +102,7 @@ func New(deps bridge.Deps, opts Options) *Handler {
 		deps: deps,
 		fan:  fan,
 		opts: opts,
-		auth: authenticator{admins: opts.Admins, tokenSecret: opts.TokenSecret},
+		auth: newAuthenticator(opts),
 		log:  log,
 		accept: wsconn.AcceptOptions{
 			OriginPatterns: opts.OriginPatterns,

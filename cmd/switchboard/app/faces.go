@@ -42,13 +42,14 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 
 	// Digital Rebar Provision: GET /api/v3/ws, POST /api/v3/events, the login
 	// calls (users/<user>/token, info) and DRP's 404 for the rest of /api/v3/.
-	admins := make([]drp.Admin, 0, len(a.cfg.Admins))
+	adminNames := make([]string, 0, len(a.cfg.Admins))
 	for _, ad := range a.cfg.Admins {
-		admins = append(admins, drp.Admin{Username: ad.Username, Password: ad.Password})
+		adminNames = append(adminNames, ad.Username)
 	}
 	drpFace := drp.New(deps, drp.Options{
 		TokenSecret:    []byte(a.cfg.TokenSecret),
-		Admins:         admins,
+		Admins:         pb.NewAdminServiceClient(a.bridge),
+		AdminNames:     adminNames,
 		QueueSize:      a.cfg.ClientQueueSize,
 		OriginPatterns: a.cfg.AllowedOrigins,
 		Version:        Version,
