@@ -5,6 +5,7 @@ import (
 	"net"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,9 +40,11 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// Kill ends the server with SIGKILL: everything it held is gone.
+// Kill ends the server with SIGKILL: everything it held is gone. A frozen
+// server is resumed first, so that it can die.
 func (s *Server) Kill() {
 	if s.cmd != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGCONT)
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 		s.cmd = nil
@@ -63,6 +66,15 @@ func (s *Server) Restart() {
 			s.t.Fatalf("redis-server on %s did not answer PING within 10s", s.Addr)
 		}
 		time.Sleep(10 * time.Millisecond) // polling readiness; nothing to wait on
+	}
+}
+
+// Freeze stops the process (SIGSTOP): its connections stay open and
+// nothing answers, as with a hung server. Kill (or the test's end) ends it.
+func (s *Server) Freeze() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
 	}
 }
 

@@ -7,11 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,75 +20,21 @@ import (
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 )
-
-// ownRedis is a redis-server started by the test on a port of its own, so
-// that the test may kill or freeze it without touching anyone else's.
-type ownRedis struct {
-	t    *testing.T
-	addr string
-	cmd  *exec.Cmd
-}
-
-func startOwnRedis(t *testing.T) *ownRedis {
-	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not installed; this test runs its own")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	_, port, _ := net.SplitHostPort(addr)
-	r := &ownRedis{t: t, addr: addr}
-	r.cmd = exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no")
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.kill)
-	eventually(t, "redis to listen", 10*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
-	return r
-}
-
-// kill stops the server for good (it is resumed first if frozen).
-func (r *ownRedis) kill() {
-	if r.cmd.ProcessState != nil {
-		return
-	}
-	_ = r.cmd.Process.Signal(syscall.SIGCONT)
-	_ = r.cmd.Process.Kill()
-	_ = r.cmd.Wait()
-}
-
-// freeze stops the process (SIGSTOP): connections stay open, nothing answers.
-func (r *ownRedis) freeze() {
-	if err := r.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
-		r.t.Fatal(err)
-	}
-	r.t.Cleanup(func() { _ = r.cmd.Process.Signal(syscall.SIGCONT) })
-}
 
 // A Redis that is gone is a retryable outage on every face: UNAVAILABLE
 // on gRPC and REST (503), "internal server error" with advice "retry" on
 // Centrifugo (v1's only retry answer), 503 on DRP, "Server temporarily
 // unavailable" on comet. Never INTERNAL "internal error".
 func TestEngineOutageIsUnavailableOnEveryFace(t *testing.T) {
-	r := startOwnRedis(t)
+	r := redistest.Start(t)
 	srv := apptest.Start(t, func(c *app.Config) {
-		c.Engine = app.Engine{Type: "redis", Address: r.addr}
+		c.Engine = app.Engine{Type: "redis", Address: r.Addr}
 		c.Admins = []app.Admin{{Username: "admin", Password: "pw"}}
 	})
 	comet, cometRead := cometSocket(t, srv, "c0")
-	r.kill()
+	r.Kill()
 
 	// gRPC.
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -159,8 +102,8 @@ func TestEngineOutageIsUnavailableOnEveryFace(t *testing.T) {
 // about a second, never hang, and the gRPC health check turns NOT_SERVING
 // while every check answers at once.
 func TestReadyzAnswersWhileRedisIsFrozen(t *testing.T) {
-	r := startOwnRedis(t)
-	srv := apptest.Start(t, func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: r.addr} })
+	r := redistest.Start(t)
+	srv := apptest.Start(t, func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: r.Addr} })
 	health := healthpb.NewHealthClient(srv.Conn)
 	check := func() (healthpb.HealthCheckResponse_ServingStatus, time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
@@ -188,7 +131,7 @@ func TestReadyzAnswersWhileRedisIsFrozen(t *testing.T) {
 		return code == http.StatusOK && st == healthpb.HealthCheckResponse_SERVING
 	})
 
-	r.freeze()
+	r.Freeze()
 	for range 3 {
 		code, took := ready()
 		if code != http.StatusServiceUnavailable {
