@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/access"
 	"github.com/switchboard-hub/switchboard/internal/token"
@@ -148,7 +145,7 @@ func (a *authenticator) login(r *http.Request, user, pass string) (identity, *au
 		Address: remoteHost(r), Resource: r.URL.Path,
 	}})
 	if err != nil {
-		if c := status.Code(err); c == codes.Unavailable || c == codes.DeadlineExceeded || c == codes.Canceled {
+		if unreachable(err) {
 			return identity{}, &authError{status: http.StatusServiceUnavailable, reason: err}
 		}
 		return identity{}, &authError{status: http.StatusForbidden, reason: fmt.Errorf("%w: %q: %w", errBadLogin, clip(user), err)}

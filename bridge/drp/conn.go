@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
@@ -26,22 +23,9 @@ import (
 const maxFilters = 1024
 
 // drainTime is how long a socket keeps its previous upstream group after
-// moving to a new one. Both are live meanwhile (the new one first, so
-// nothing is missed): events already in flight on the old stream when the
-// new one started are only on the old stream. It bounds how long an event
-// may take from the hub to this face; it costs one extra stream for that
-// long, never a delay. Meanwhile the two groups' events may interleave out
-// of publish order (each group keeps its own order; the first copy of an
-// event wins).
+// moving to a new one (fanout.Mover): it bounds how long an event may take
+// from the hub to this face.
 const drainTime = 2 * time.Second
-
-// dedupMax bounds the event ids one socket remembers while two groups
-// overlap; dedupTail is how many deliveries after the overlap are still
-// checked against them (the new stream may lag the old one).
-const (
-	dedupMax  = 8192
-	dedupTail = 1024
-)
 
 // socket is one DRP websocket. The read loop owns the filter state; fan-out
 // goroutines call deliver concurrently.
@@ -66,23 +50,22 @@ type socket struct {
 
 	sess *session // the socket as a core session; nil without a control router
 
-	mu       sync.Mutex
-	cur      *member              // the live membership; nil when no filter can match
-	draining map[*member]struct{} // previous memberships, until drainTime has passed
-	dedup    dedupWindow
-	ended    bool
+	// groups holds the socket's upstream group and moves it when the
+	// filter set changes (bridge/fanout).
+	groups *fanout.Mover
 }
 
 func newSocket(h *Handler, conn *wsconn.Conn, id identity) *socket {
-	return &socket{
-		h:        h,
-		conn:     conn,
-		id:       id,
-		log:      h.log.With("user", id.User),
-		filters:  make(map[string]Filter),
-		draining: make(map[*member]struct{}),
-		moves:    rate.NewLimiter(moveRate, moveBurst),
+	s := &socket{
+		h:       h,
+		conn:    conn,
+		id:      id,
+		log:     h.log.With("user", id.User),
+		filters: make(map[string]Filter),
+		moves:   rate.NewLimiter(moveRate, moveBurst),
 	}
+	s.groups = h.fan.NewMover(Face, s, drainTime)
+	return s
 }
 
 // serve reads frames until the connection ends, then leaves the upstream.
@@ -95,7 +78,7 @@ func (s *socket) serve(ctx context.Context) {
 		return
 	}
 	defer s.sess.end()
-	defer s.leave()
+	defer s.groups.Leave()
 	stop := context.AfterFunc(ctx, func() { s.conn.Close(closeShutdown, reasonShutdown) })
 	defer stop()
 	for {
@@ -200,7 +183,8 @@ func (s *socket) parsedFilters() []Filter {
 // resubscribe moves the socket to the upstream group of its current filter
 // set. The new group is joined first; the old membership then drains for
 // drainTime (filtered by the new set, duplicates dropped by event id) and
-// is left. A socket with nothing that can match joins no group.
+// is left (fanout.Mover). A socket with nothing that can match joins no
+// group.
 func (s *socket) resubscribe() error {
 	parsed := s.parsedFilters()
 	// Local filtering follows the new set from now on.
@@ -213,73 +197,26 @@ func (s *socket) resubscribe() error {
 	if key == s.wantKey {
 		return nil // the same events as before: stay in the group
 	}
-
-	s.mu.Lock()
-	old := s.cur
-	if old != nil && req != nil {
-		// Before joining: the new group may deliver at once.
-		s.dedup.start()
+	if req == nil {
+		s.groups.Clear()
+		s.wantKey = key
+		return nil
 	}
-	s.mu.Unlock()
-
-	var next *member
-	if req != nil {
-		var err error
-		if next, err = s.join(key, req); err != nil {
-			return err
+	if err := s.groups.Move(func() (*fanout.Membership, error) { return s.join(key, req) }); err != nil {
+		if errors.Is(err, fanout.ErrUpstreamEnded) {
+			return fmt.Errorf("drp: %w", err)
 		}
-		if next != nil && next == old {
-			// Still in the catch-all group: nothing moves.
-			s.mu.Lock()
-			if len(s.draining) == 0 {
-				s.dedup.tail(dedupTail)
-			}
-			s.mu.Unlock()
-			s.wantKey = key
-			return nil
-		}
+		return err
 	}
-	// With no new group there is nothing left to deliver: no drain.
-	drain := old != nil && next != nil
-	s.mu.Lock()
-	s.cur = next
-	gone := next != nil && next.gone
-	if drain {
-		old.draining.Store(true)
-		s.draining[old] = struct{}{}
-	}
-	s.mu.Unlock()
 	s.wantKey = key
-	switch {
-	case drain:
-		time.AfterFunc(drainTime, func() { s.endDrain(old) })
-	case old != nil:
-		old.retire()
-	}
-	if gone {
-		return fmt.Errorf("drp: upstream ended while joining: %w", fanout.ErrUpstreamEnded)
-	}
 	return nil
 }
 
-// endDrain leaves a previous group once its in-flight events are through.
-func (s *socket) endDrain(m *member) {
-	s.mu.Lock()
-	if _, ok := s.draining[m]; ok {
-		delete(s.draining, m)
-		if len(s.draining) == 0 {
-			s.dedup.tail(dedupTail)
-		}
-	}
-	s.mu.Unlock()
-	m.retire()
-}
-
-// join subscribes a new member to the group for req; nil when the socket
+// join subscribes a new membership to the group for req; nil when the socket
 // may read none of the Types the set names. A set beyond the hub's limits
 // for one subscription, or one the hub refuses (a channel in an unknown
 // namespace), joins the catch-all group instead and is filtered here.
-func (s *socket) join(key string, req *pb.SubscribeRequest) (*member, error) {
+func (s *socket) join(key string, req *pb.SubscribeRequest) (*fanout.Membership, error) {
 	if beyondHubLimits(req) {
 		// The hub would refuse it: no need to ask.
 		s.filterLocally("filter set beyond the hub's limits", nil)
@@ -289,8 +226,7 @@ func (s *socket) join(key string, req *pb.SubscribeRequest) (*member, error) {
 	if err := s.moves.Wait(ctx); err != nil {
 		return nil, fmt.Errorf("drp: subscribe: %w", err)
 	}
-	m := &member{s: s}
-	cancel, err := s.h.fan.Subscribe(ctx, Face, key, req, encodeEvent, m)
+	m, err := s.groups.Subscribe(ctx, key, req, encodeEvent, false)
 	if errors.Is(err, fanout.ErrNotReadable) {
 		// Every Type the set names is limited to others: nothing to
 		// deliver, so no group (DRP filters such events out silently).
@@ -303,111 +239,67 @@ func (s *socket) join(key string, req *pb.SubscribeRequest) (*member, error) {
 	if err != nil {
 		return nil, fmt.Errorf("drp: subscribe: %w", err)
 	}
-	m.cancel = cancel
 	return m, nil
 }
 
 // joinCatchAll joins the group of every event of the default tenant, whose
 // events the socket filters itself; a socket already there stays (its
 // current member is returned).
-func (s *socket) joinCatchAll() (*member, error) {
-	if s.cur != nil && s.cur.local {
-		// Already there. (s.cur is written by this goroutine only.)
-		return s.cur, nil
+func (s *socket) joinCatchAll() (*fanout.Membership, error) {
+	if cur := s.groups.Current(); cur != nil && cur.Local() {
+		return cur, nil // already there
 	}
 	ctx := s.conn.Context()
 	if err := s.moves.Wait(ctx); err != nil {
 		return nil, fmt.Errorf("drp: subscribe: %w", err)
 	}
 	all := catchAll()
-	m := &member{s: s, local: true}
-	cancel, err := s.h.fan.Subscribe(ctx, Face, fanout.FilterSetKey(all.Filters), all, encodeEvent, m)
+	m, err := s.groups.Subscribe(ctx, fanout.FilterSetKey(all.Filters), all, encodeEvent, true)
 	if err != nil {
 		return nil, fmt.Errorf("drp: subscribe: %w", err)
 	}
-	m.cancel = cancel
 	return m, nil
 }
 
-// refusedByHub tells a request the hub will never accept from an error that
-// may pass (the hub unreachable, the socket gone).
-func refusedByHub(err error) bool {
-	if errors.Is(err, context.Canceled) {
-		return false
-	}
-	switch status.Code(err) {
-	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.OutOfRange:
-		return true
-	}
-	return false
-}
-
-// leave ends every membership when the connection has ended.
-func (s *socket) leave() {
-	s.mu.Lock()
-	s.ended = true
-	ms := make([]*member, 0, 1+len(s.draining))
-	if s.cur != nil {
-		ms = append(ms, s.cur)
-	}
-	for m := range s.draining {
-		ms = append(ms, m)
-	}
-	s.cur, s.draining = nil, nil
-	s.mu.Unlock()
-	for _, m := range ms {
-		m.retire()
-	}
-}
-
-// deliver queues one event's shared frame on the socket, if its filters
-// want it. Channels the socket may not read never get here (ReadsAs).
-func (s *socket) deliver(m *member, ev *pb.Event, frame []byte) {
-	if m.retired.Load() {
-		return
-	}
+// Wants implements fanout.MoverSink: whether the socket takes ev. Channels
+// the socket may not read never get here (ReadsAs).
+func (s *socket) Wants(ev *pb.Event, local bool) bool {
 	// DRP events are publications; presence announcements (join/leave)
 	// have no DRP form.
 	if ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED {
-		return
+		return false
 	}
 	if s.sess.isExcluded(ev.GetChannel()) {
-		return
+		return false
 	}
-	if m.local || m.draining.Load() {
+	if local {
 		if f := s.current.Load(); f == nil || !matchAny(*f, ev) {
-			return
+			return false
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.dedup.admit(ev.GetId()) {
-		return
-	}
-	// A full queue closes the socket as a slow consumer (wsconn).
-	s.conn.Send(frame)
+	return true
 }
 
-// upstreamClosed closes the socket when its live group's stream ended: it
-// would receive nothing more. The client reconnects and registers again. A
-// draining group's end only ends its drain.
-func (s *socket) upstreamClosed(m *member, err error) {
-	s.mu.Lock()
-	m.gone = true
-	live := m == s.cur && !s.ended
-	_, draining := s.draining[m]
-	s.mu.Unlock()
-	switch {
-	case live && status.Code(err) == codes.DataLoss:
+// Send implements fanout.MoverSink. A full queue closes the socket as a
+// slow consumer (wsconn).
+func (s *socket) Send(frame []byte) { s.conn.Send(frame) }
+
+// ReadsAs implements fanout.Reader: the groups leave out the events of
+// channels the socket's user may not read.
+func (s *socket) ReadsAs() access.Reader { return s.id.reader() }
+
+// UpstreamClosed implements fanout.MoverSink: the live group's stream
+// ended, so the socket would receive nothing more and is closed. The client
+// reconnects and registers again.
+func (s *socket) UpstreamClosed(err error) {
+	if eventsLost(err) {
 		// Events were lost upstream: send what came before, then say so.
 		s.log.Info("websocket closed", "reason", reasonEventsLost, "err", err)
 		s.conn.CloseAfterFlush(closeEventsLost, reasonEventsLost)
-	case live:
-		s.log.Info("websocket closed", "reason", reasonUpstreamEnded, "err", err)
-		s.closeUnavailable(reasonUpstreamEnded)
-	case draining:
-		s.endDrain(m)
+		return
 	}
+	s.log.Info("websocket closed", "reason", reasonUpstreamEnded, "err", err)
+	s.closeUnavailable(reasonUpstreamEnded)
 }
 
 func matchAny(filters []Filter, ev *pb.Event) bool {
@@ -417,90 +309,4 @@ func matchAny(filters []Filter, ev *pb.Event) bool {
 		}
 	}
 	return false
-}
-
-// member is one socket's membership of one fan-out group: the fanout.Sink.
-type member struct {
-	s      *socket
-	cancel func()
-	// local: the group streams more than the socket's filters match (the
-	// catch-all group), so events are filtered here.
-	local bool
-	// draining: a previous group, kept until drainTime has passed; its
-	// events are filtered by the socket's current set.
-	draining atomic.Bool
-	retired  atomic.Bool
-	gone     bool // the group's stream ended; guarded by socket.mu
-}
-
-// Deliver implements fanout.Sink.
-func (m *member) Deliver(ev *pb.Event, frame []byte) { m.s.deliver(m, ev, frame) }
-
-// ReadsAs implements fanout.Reader: the group leaves out the events of
-// channels the socket's user may not read.
-func (m *member) ReadsAs() access.Reader { return m.s.id.reader() }
-
-// UpstreamClosed implements fanout.Sink.
-func (m *member) UpstreamClosed(err error) { m.s.upstreamClosed(m, err) }
-
-// retire stops delivery through m at once (fanout may call Deliver a moment
-// after cancel) and leaves the group. It is idempotent.
-func (m *member) retire() {
-	m.retired.Store(true)
-	if m.cancel != nil {
-		m.cancel()
-	}
-}
-
-// dedupWindow drops events delivered twice while groups overlap: "full"
-// from the start of a move until every draining group is left (ids are
-// recorded and checked), then "tail" for a number of deliveries (checked
-// only), then off. Guarded by socket.mu.
-type dedupWindow struct {
-	mode dedupMode
-	left int
-	seen map[string]struct{}
-}
-
-type dedupMode uint8
-
-const (
-	dedupOff dedupMode = iota
-	dedupFull
-	dedupTailing
-)
-
-func (d *dedupWindow) start() {
-	d.mode = dedupFull
-	if d.seen == nil {
-		d.seen = make(map[string]struct{})
-	}
-}
-
-func (d *dedupWindow) tail(n int) {
-	d.mode = dedupTailing
-	d.left = n
-}
-
-// admit reports whether an event with this id should be delivered.
-func (d *dedupWindow) admit(id string) bool {
-	switch d.mode {
-	case dedupFull:
-		if _, dup := d.seen[id]; dup && id != "" {
-			return false
-		}
-		if id != "" && len(d.seen) < dedupMax {
-			d.seen[id] = struct{}{}
-		}
-		return true
-	case dedupTailing:
-		_, dup := d.seen[id]
-		d.left--
-		if d.left <= 0 {
-			d.mode, d.seen = dedupOff, nil
-		}
-		return !dup || id == ""
-	default:
-		return true
-	}
 }

@@ -16,18 +16,20 @@
 //
 //	handler.go    HTTP entry: routes, options, authentication, upgrade
 //	auth.go       Basic / Bearer / ?token= (drp.md §2), per-event visibility
-//	conn.go       the read loop: filter set, upstream group moves, acks, delivery
+//	conn.go       the read loop: filter set, upstream group moves (fanout.Mover),
+//	              acks, which events a socket wants
 //	parse.go      frame → Command; filter text → Filter (its Match is the
 //	              reference for the matching rules); never panics
 //	translate.go  Filter → pb.Filter; a socket's filters → one SubscribeRequest
 //	encode.go     event → models.Event JSON, once per event per group; acks
 //	events.go     POST /api/v3/events → HubService.Publish
 //	api.go        users/<user>/token (token.Mint) and info
-//	errors.go     close reasons; gRPC status → DRP models.Error
+//	errors.go     close reasons; gRPC status → DRP models.Error, and the
+//	              status decisions (refused by the hub, events lost, unreachable)
 //
 // Fan-out: every socket's filter set becomes one SubscribeRequest, and
 // sockets with equal sets share one upstream stream through bridge/fanout
-// (group key fanout.FilterSetKey). On a change the socket joins the new
+// (group key fanout.FilterSetKey). On a change (fanout.Mover) the socket joins the new
 // group first and leaves the old one only after it has drained (drainTime;
 // its events are filtered by the new set meanwhile), so no event is missed,
 // not even one in flight on the old stream; the overlap's duplicates are

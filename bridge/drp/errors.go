@@ -1,7 +1,9 @@
 package drp
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -113,3 +115,29 @@ var drpFieldNames = strings.NewReplacer(
 	"event.publisher.user", "Principal",
 	"event.time", "Time",
 )
+
+// refusedByHub tells a request the hub will never accept from an error that
+// may pass (the hub unreachable, the socket gone).
+func refusedByHub(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.NotFound, codes.FailedPrecondition, codes.OutOfRange:
+		return true
+	}
+	return false
+}
+
+// eventsLost: an upstream stream ended because events were lost
+// (DATA_LOSS): the socket gets what came before, then closeEventsLost.
+func eventsLost(err error) bool { return status.Code(err) == codes.DataLoss }
+
+// unreachable: the core could not answer (a login fails with 503, not 403).
+func unreachable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return true
+	}
+	return false
+}

@@ -13,5 +13,9 @@
 // upstream stream is cancelled; when the stream fails, every sink is told
 // through UpstreamClosed.
 //
+// A Mover (move.go) keeps one socket in one group at a time and moves it
+// without a gap when the socket's filters change: the new group first, the
+// previous one drained, events seen on both delivered once.
+//
 // Fanout is a client of the gRPC contract only; it never imports services/.
 package fanout
