@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -22,8 +20,8 @@ const (
 
 // stream serves one event websocket: login (§2.3), then events until
 // either side ends it.
-func (h *Handler) stream(ws *wsconn.Conn, allow []int32, remote string) {
-	ctx, cancel := context.WithCancel(h.deps.Lifetime())
+func (h *Handler) stream(life context.Context, ws *wsconn.Conn, allow []int32, remote string) {
+	ctx, cancel := context.WithCancel(life)
 	defer cancel()
 	go func() {
 		select {
@@ -55,7 +53,10 @@ func (h *Handler) stream(ws *wsconn.Conn, allow []int32, remote string) {
 	}
 	// From here the client only listens; what it sends is read and dropped
 	// so that pings and its close frame are handled.
-	go drain(ws)
+	drained := make(chan struct{})
+	go func() { defer close(drained); drain(ws) }()
+	// Every return below comes with the socket closing: the drain ends.
+	defer func() { <-drained }()
 	// 200 OK only once the upstream stream is open; HELLO is its first event.
 	if !ws.Send(frameOK) {
 		return
@@ -98,15 +99,11 @@ func (h *Handler) refuse(ws *wsconn.Conn, remote string, err error) {
 
 // endStream closes the socket after the upstream stream ended.
 func (h *Handler) endStream(ws *wsconn.Conn, err error) {
-	switch status.Code(err) {
-	case codes.ResourceExhausted:
-		ws.Close(websocket.StatusPolicyViolation, wsconn.ReasonSlowConsumer)
-	case codes.Unavailable, codes.Canceled:
-		ws.Close(websocket.StatusGoingAway, reasonShutdown)
-	default:
+	code, reason, unexpected := streamEndClose(err)
+	if unexpected {
 		h.log.Warn("event stream ended", "err", err)
-		ws.Close(websocket.StatusInternalError, reasonUpstream)
 	}
+	ws.Close(code, reason)
 }
 
 // drain reads until the connection has ended, so that wsconn sees the end.

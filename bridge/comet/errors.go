@@ -3,9 +3,12 @@ package comet
 import (
 	"net/http"
 
+	"github.com/coder/websocket"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/switchboard-hub/switchboard/bridge/wsconn"
 )
 
 // reasonTOTPRequired is the ErrorInfo reason AdminService puts on the
@@ -79,4 +82,16 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	_, _ = w.Write(mustJSON(v))
+}
+
+// streamEndClose is the close of an event stream whose upstream ended with
+// err: a slow consumer, a shutdown, or (unexpected) anything else.
+func streamEndClose(err error) (code websocket.StatusCode, reason string, unexpected bool) {
+	switch status.Code(err) {
+	case codes.ResourceExhausted:
+		return websocket.StatusPolicyViolation, wsconn.ReasonSlowConsumer, false
+	case codes.Unavailable, codes.Canceled:
+		return websocket.StatusGoingAway, reasonShutdown, false
+	}
+	return websocket.StatusInternalError, reasonUpstream, true
 }

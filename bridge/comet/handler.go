@@ -1,10 +1,13 @@
 package comet
 
 import (
+	"context"
 	"log/slog"
 	"mime"
 	"net/http"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
@@ -43,6 +46,7 @@ type Options struct {
 
 // Handler serves everything under /api/v1/.
 type Handler struct {
+	face    *bridge.Face // lifetime, logger
 	deps    bridge.Deps
 	admin   pb.AdminServiceClient
 	opts    Options
@@ -53,14 +57,7 @@ type Handler struct {
 
 // New builds the face on the AdminService client of the core.
 func New(deps bridge.Deps, admin pb.AdminServiceClient, opts Options) *Handler {
-	log := opts.Logger
-	if log == nil {
-		log = deps.Logger
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("face", Face)
+	face := deps.Face(Face, opts.Logger)
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
@@ -71,20 +68,19 @@ func New(deps bridge.Deps, admin pb.AdminServiceClient, opts Options) *Handler {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	return &Handler{
+		face:  face,
 		deps:  deps,
 		admin: admin,
 		opts:  opts,
-		log:   log,
-		accept: wsconn.AcceptOptions{
+		log:   face.Log,
+		accept: face.Accept(wsconn.AcceptOptions{
 			// Comet clients set Origin "to a URL of their choice" and it is
 			// not filtered (§1). Credentials travel in frames, not cookies,
 			// so a foreign page gains nothing from the socket.
 			OriginPatterns: []string{"*"},
 			ReadLimit:      MaxFieldBytes,
 			QueueSize:      opts.QueueSize,
-			Logger:         log,
-			Face:           Face,
-		},
+		}),
 		started: time.Now(),
 	}
 }
@@ -148,5 +144,13 @@ func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	go h.stream(ws, allow, r.RemoteAddr)
+	remote := r.RemoteAddr
+	if !h.face.Go(func(ctx context.Context) { h.stream(ctx, ws, allow, remote) }) {
+		ws.Close(websocket.StatusGoingAway, reasonShutdown) // the face is closing
+	}
 }
+
+// Close closes every event stream of the face (1001) and waits, bounded by
+// ctx, until each has ended. Streams close too when deps.Context ends;
+// Close is what awaits them.
+func (h *Handler) Close(ctx context.Context) error { return h.face.Close(ctx) }

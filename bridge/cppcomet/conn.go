@@ -236,7 +236,7 @@ func (s *socket) Disconnect(reason string) {
 // Unsubscribe implements control.Handler: drop one pipe ("" = all). It
 // must not block the control stream, so the work runs on its own.
 func (s *socket) Unsubscribe(channel string) {
-	go s.unsubscribeOrder(channel)
+	s.h.face.Go(func(context.Context) { s.unsubscribeOrder(channel) })
 }
 
 // Deliver implements control.Handler: a directed event (§3.5 personal
@@ -275,7 +275,7 @@ func (s *socket) closeShutdown() { s.ws.CloseNow() }
 // is dropped without a close frame, the one close after which
 // CometServerApi.js reconnects; the page resyncs with pipe_log.
 func (k pipeSink) UpstreamClosed(err error) {
-	if k.s.h.deps.Lifetime().Err() != nil {
+	if k.s.h.face.Context().Err() != nil {
 		k.s.closeShutdown() // the stream ended because the process stops
 		return
 	}

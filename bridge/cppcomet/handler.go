@@ -1,6 +1,7 @@
 package cppcomet
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -63,6 +64,7 @@ type Options struct {
 
 // Handler serves the comet-server websocket.
 type Handler struct {
+	face   *bridge.Face // lifetime, logger, fan-out
 	deps   bridge.Deps
 	fan    *fanout.Fanout
 	users  pb.UserServiceClient
@@ -85,34 +87,24 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 	if deps.Control == nil {
 		panic("cppcomet: New needs deps.Control")
 	}
-	log := opts.Logger
-	if log == nil {
-		log = deps.Logger
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("face", Face)
+	face := deps.Face(Face, opts.Logger)
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = DefaultReadLimit
-	}
-	fan := deps.Fanout
-	if fan == nil {
-		fan = fanout.New(deps.Hub, fanout.Options{Logger: log})
 	}
 	server := deps.Node
 	if server == "" {
 		server = "switchboard"
 	}
 	h := &Handler{
+		face:   face,
 		deps:   deps,
-		fan:    fan,
+		fan:    face.Fan,
 		users:  users,
 		router: deps.Control,
 		auth:   authenticator{secret: opts.TokenSecret, users: users},
 		opts:   opts,
-		log:    log,
-		accept: wsconn.AcceptOptions{
+		log:    face.Log,
+		accept: face.Accept(wsconn.AcceptOptions{
 			// The origin rule of every face, narrowed by OriginAllow; a
 			// refused page is upgraded and gets error 423 (§2), which
 			// stops the JS client from reconnecting.
@@ -121,9 +113,7 @@ func New(deps bridge.Deps, users pb.UserServiceClient, opts Options) *Handler {
 			ReadLimit:              opts.ReadLimit,
 			QueueSize:              opts.QueueSize,
 			Subprotocols:           []string{subprotocol},
-			Logger:                 log,
-			Face:                   Face,
-		},
+		}),
 		server: server,
 		now:    time.Now,
 	}
@@ -166,8 +156,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		drain(ws)
 		return
 	}
-	go newSocket(h, ws, params).serve(h.deps.Lifetime())
+	s := newSocket(h, ws, params)
+	if !h.face.Go(s.serve) {
+		s.closeShutdown() // the face is closing
+	}
 }
+
+// Close drops every connection of the face (as a shutdown does) and waits,
+// bounded by ctx, until each has ended. Connections close too when
+// deps.Context ends; Close is what awaits them.
+func (h *Handler) Close(ctx context.Context) error { return h.face.Close(ctx) }
 
 // originAllowed applies OriginAllow (§2): a prefix match on the Origin
 // header, with or without its scheme. A request without Origin fails it.

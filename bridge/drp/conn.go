@@ -97,7 +97,7 @@ func (s *socket) serve(ctx context.Context) {
 // or the shutdown close (1001) when the process is stopping, whichever
 // noticed first — one close code per cause.
 func (s *socket) closeUnavailable(reason string) {
-	if s.h.deps.Lifetime().Err() != nil {
+	if s.h.face.Context().Err() != nil {
 		s.conn.Close(closeShutdown, reasonShutdown)
 		return
 	}

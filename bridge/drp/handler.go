@@ -1,6 +1,7 @@
 package drp
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -68,6 +69,7 @@ type Options struct {
 
 // Handler serves the DRP event websocket and the event POST endpoint.
 type Handler struct {
+	face   *bridge.Face // lifetime, logger, fan-out
 	deps   bridge.Deps
 	fan    *fanout.Fanout
 	opts   Options
@@ -80,39 +82,32 @@ type Handler struct {
 // upstream streams); when deps.Fanout is nil the face makes its own on
 // deps.Hub.
 func New(deps bridge.Deps, opts Options) *Handler {
-	log := opts.Logger
-	if log == nil {
-		log = deps.Logger
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("face", Face)
+	face := deps.Face(Face, opts.Logger)
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = DefaultReadLimit
 	}
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	fan := deps.Fanout
-	if fan == nil {
-		fan = fanout.New(deps.Hub, fanout.Options{Logger: log})
-	}
 	return &Handler{
+		face: face,
 		deps: deps,
-		fan:  fan,
+		fan:  face.Fan,
 		opts: opts,
 		auth: newAuthenticator(opts),
-		log:  log,
-		accept: wsconn.AcceptOptions{
+		log:  face.Log,
+		accept: face.Accept(wsconn.AcceptOptions{
 			OriginPatterns: opts.OriginPatterns,
 			ReadLimit:      opts.ReadLimit,
 			QueueSize:      opts.QueueSize,
-			Logger:         log,
-			Face:           Face,
-		},
+		}),
 	}
 }
+
+// Close closes every socket of the face (StatusGoingAway) and waits,
+// bounded by ctx, until each has ended. Sockets close too when
+// deps.Context ends; Close is what awaits them.
+func (h *Handler) Close(ctx context.Context) error { return h.face.Close(ctx) }
 
 // Routes lists the paths to mount the handler on.
 func (h *Handler) Routes() []string {
@@ -179,5 +174,8 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	go newSocket(h, conn, id).serve(h.deps.Lifetime())
+	s := newSocket(h, conn, id)
+	if !h.face.Go(s.serve) {
+		conn.Close(closeShutdown, reasonShutdown) // the face is closing
+	}
 }

@@ -78,6 +78,8 @@ type App struct {
 	// them end.
 	faces       context.Context
 	cancelFaces context.CancelFunc
+	// faceClosers close each face's sockets and await its goroutines.
+	faceClosers []func(context.Context) error
 
 	// The core's loops (gRPC servers, hub, health), which end after the
 	// faces' (see shutdown).
@@ -335,7 +337,8 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	// 1. Faces: each closes its sockets with its own close frame, then
 	// every stream ends with UNAVAILABLE (unary calls are still served),
-	// face loops end, no new HTTP request.
+	// face loops end, no new HTTP request; then each face is awaited
+	// until every goroutine it started (its sockets) has ended.
 	if a.cancelFaces != nil {
 		a.cancelFaces()
 	}
@@ -345,6 +348,11 @@ func (a *App) shutdown(ctx context.Context) error {
 	a.cancel()
 	if a.httpSrv != nil {
 		if err := a.httpSrv.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, closeFace := range a.faceClosers {
+		if err := closeFace(ctx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -58,6 +58,7 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	for _, p := range drpFace.Routes() {
 		mux.Handle(p, drpFace)
 	}
+	a.faceClosers = append(a.faceClosers, drpFace.Close)
 
 	// Centrifugo v1 server API: POST /api/ (and /api → 301), Redis queue.
 	cf := centrifugo.New(deps, a.centrifugoOptions())
@@ -76,6 +77,7 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	for _, p := range comet.Routes() {
 		mux.Handle(p, comet)
 	}
+	a.faceClosers = append(a.faceClosers, comet.Close)
 
 	// NkSERVICE External API: GET /nkservice/ws.
 	nkAdmins := make([]nkservice.Admin, 0, len(a.cfg.Admins))
@@ -107,6 +109,7 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 		Logger:    a.log,
 	})
 	mux.Handle(cometface.PathAPI, backup)
+	a.faceClosers = append(a.faceClosers, backup.Close)
 
 	// The web console: GET / and /console/.
 	ui := console.New(deps, console.Options{
