@@ -27,11 +27,13 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: switchboard bench [flags]\n\n"+
 			"Opens N subscribers on one face, publishes M stamped messages through the\n"+
-			"server API and reports delivered msgs/s, latency, loss, set-up rate and the\n"+
-			"server's memory per connection. Loopback only.\n\n"+
+			"server API and reports delivered msgs/s, latency, loss, set-up rate, the\n"+
+			"server's memory per connection and its CPU time per million deliveries.\n"+
+			"Loopback only.\n\n"+
 			"Examples:\n"+
 			"  switchboard bench -n 10000 -m 100                 # fan-out, flat out\n"+
 			"  switchboard bench -n 1000 -m 200 --rate 20        # 20 msg/s for 10 s\n"+
+			"  switchboard bench --scenario channels -n 5000 -m 50000 --publishers 8\n"+
 			"  switchboard bench --scenario idle -n 10000        # memory and set-up rate\n\n")
 		fs.PrintDefaults()
 	}
@@ -40,8 +42,9 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Face, "face", d.Face, "subscriber face: "+strings.Join(sbbench.Faces(), ", "))
 	fs.StringVar(&o.Publisher, "publisher", d.Publisher, "http (Centrifugo v1 POST /api/, signed) or grpc (HubService)")
 	fs.IntVar(&o.Clients, "n", d.Clients, "subscribers (N)")
-	fs.IntVar(&o.Messages, "m", d.Messages, "messages to publish (M), per channel")
-	fs.Float64Var(&o.Rate, "rate", d.Rate, "messages per second; 0 publishes flat out, one after the other")
+	fs.IntVar(&o.Messages, "m", d.Messages, "publications in all (M), each to one channel; with --scenario channels spread round-robin over the N channels")
+	fs.IntVar(&o.Publishers, "publishers", d.Publishers, "concurrent publishers (P), each waiting for the answer before its next publication")
+	fs.Float64Var(&o.Rate, "rate", d.Rate, "publications per second in all; 0 publishes flat out")
 	fs.IntVar(&o.Pad, "pad", d.Pad, "extra bytes of payload per message")
 	fs.DurationVar(&o.Timeout, "timeout", d.Timeout, "bound on the whole run")
 	fs.DurationVar(&o.Drain, "drain", d.Drain, "how long to wait for deliveries after the last publish")

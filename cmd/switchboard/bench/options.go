@@ -34,6 +34,7 @@ const (
 const (
 	MaxClients    = 50_000
 	MaxMessages   = 1_000_000
+	MaxPublishers = 256
 	MaxDeliveries = 200_000_000 // clients × messages
 	MaxTimeout    = 30 * time.Minute
 	MaxPad        = 64 << 10
@@ -45,10 +46,20 @@ type Options struct {
 	Face      string // one of Faces()
 	Publisher string
 
-	Clients  int     // N
-	Messages int     // M, per channel
-	Rate     float64 // messages per second; 0 publishes flat out
-	Pad      int     // extra payload bytes
+	Clients int // N
+	// Messages (M) is the number of publications in all. Each goes to one
+	// channel: in the channels scenario they are spread round-robin over
+	// the N channels (publication k to channel k mod N), so each
+	// subscriber receives about M/N of them.
+	Messages int
+	// Publishers (P) publish concurrently, each waiting for the server's
+	// answer before its next publication. In the channels scenario
+	// publisher p owns the channels c with c mod P = p, so that the
+	// publications of one channel keep their order; on one channel they
+	// take publications k with k mod P = p in turn.
+	Publishers int
+	Rate       float64 // publications per second in all; 0 publishes flat out
+	Pad        int     // extra payload bytes
 
 	Timeout time.Duration // the whole run
 	Drain   time.Duration // how long to wait for deliveries after the last publish
@@ -108,6 +119,7 @@ func Defaults() Options {
 		Publisher:        PublisherHTTP,
 		Clients:          1000,
 		Messages:         100,
+		Publishers:       1,
 		Timeout:          2 * time.Minute,
 		Drain:            15 * time.Second,
 		Settle:           2 * time.Second,
@@ -144,8 +156,11 @@ func (o *Options) validate() error {
 	} else if o.Messages < 1 || o.Messages > MaxMessages {
 		bad("messages %d: want 1 to %d", o.Messages, MaxMessages)
 	}
-	if int64(o.Clients)*int64(o.Messages) > MaxDeliveries {
-		bad("clients × messages = %d: at most %d deliveries per run", int64(o.Clients)*int64(o.Messages), MaxDeliveries)
+	if o.Publishers < 1 || o.Publishers > MaxPublishers {
+		bad("publishers %d: want 1 to %d", o.Publishers, MaxPublishers)
+	}
+	if n := o.plannedDeliveries(); n > MaxDeliveries {
+		bad("%d deliveries planned: at most %d per run", n, MaxDeliveries)
 	}
 	if o.Rate < 0 {
 		bad("rate %v: must not be negative", o.Rate)
@@ -229,4 +244,13 @@ func loopbackAddr(addr string) error {
 		return fmt.Errorf("%q: only 127.0.0.0/8 addresses are allowed", addr)
 	}
 	return nil
+}
+
+// plannedDeliveries is how many deliveries the run expects when every
+// subscriber connects: one per publication and subscriber of its channel.
+func (o *Options) plannedDeliveries() int64 {
+	if o.Scenario == ScenarioChannels {
+		return int64(o.Messages)
+	}
+	return int64(o.Clients) * int64(o.Messages)
 }

@@ -29,6 +29,10 @@ type target struct {
 	what   string // for the report
 
 	stop func() error
+
+	// newPublisher, when set, makes the publishers of a server that is not
+	// Switchboard (the API of the server under comparison).
+	newPublisher func() (publisher, error)
 }
 
 // startTarget starts or locates the server o.Server asks for.
