@@ -51,6 +51,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.Settle, "settle", d.Settle, "quiet time before each reading of the server's memory")
 	fs.IntVar(&o.DialConcurrency, "concurrency", d.DialConcurrency, "subscribers set up at a time")
 	server := fs.String("server", "spawn", "spawn (a child `switchboard serve`, measured alone) or inprocess (shares this process); ignored with --target")
+	fs.StringVar(&o.Server.Centrifugo, "centrifugo", "", "spawn this Centrifugo v6 binary instead of Switchboard (implies --face centrifugo; publishes through its POST /api/publish)")
+	fs.StringVar(&o.Server.Redis, "redis", "", "loopback HOST:PORT of a Redis: spawn two nodes on it as engine, publish to node A, subscribe on node B and measure B")
 	fs.StringVar(&o.Server.Target, "target", "", "measure a running server at this loopback HTTP URL instead, e.g. http://127.0.0.1:8000")
 	fs.StringVar(&o.Server.GRPCAddr, "grpc", "", "with --target: the server's gRPC address (grpc face and publisher)")
 	fs.StringVar(&o.Server.APISecret, "api-secret", "", "with --target: the server's api_secret")
@@ -67,6 +69,11 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 
+	faceSet := false
+	fs.Visit(func(f *flag.Flag) { faceSet = faceSet || f.Name == "face" })
+	if o.Server.Centrifugo != "" && !faceSet {
+		o.Face = sbbench.FaceCentrifugo
+	}
 	o.Server.Mode = *server
 	if o.Server.Target != "" {
 		o.Server.Mode = sbbench.ServerRemote

@@ -17,6 +17,9 @@ const (
 	ScenarioIdle     = "idle"     // N subscribed connections, nothing published
 )
 
+// FaceCentrifugo is the face of a spawned Centrifugo server.
+const FaceCentrifugo = "centrifugo"
+
 // Server modes.
 const (
 	ServerSpawn     = "spawn"     // a child `switchboard serve` with a temporary config
@@ -94,6 +97,16 @@ type ServerOptions struct {
 	GRPCAddr string
 	// PID of a remote server, to read its memory; 0 when unknown.
 	PID int
+
+	// Centrifugo, when set, is the path of a Centrifugo v6 binary to spawn
+	// instead of Switchboard; the subscribers then speak its JSON client
+	// protocol (--face centrifugo) and publications go through its HTTP
+	// API (POST /api/publish).
+	Centrifugo string
+	// Redis, when set, is the loopback host:port of a Redis the spawned
+	// server uses as its engine, with two nodes: publications go to node
+	// A, the subscribers connect to node B, and node B is measured.
+	Redis string
 
 	// Credentials. Spawned and in-process servers get fresh random ones.
 	APISecret     string // api_secret: X-API-Sign and gRPC api key
@@ -181,9 +194,20 @@ func (o *Options) validate() error {
 		o.ProgressInterval = 500 * time.Millisecond
 	}
 	s := &o.Server
+	if (s.Centrifugo != "") != (o.Face == FaceCentrifugo) {
+		bad("the centrifugo face goes with a spawned Centrifugo server (--centrifugo PATH), and only with it")
+	}
+	if (s.Centrifugo != "" || s.Redis != "") && s.Mode != ServerSpawn {
+		bad("--centrifugo and --redis need --server spawn")
+	}
+	if s.Redis != "" {
+		if err := loopbackAddr(s.Redis); err != nil {
+			bad("redis: %v", err)
+		}
+	}
 	switch s.Mode {
 	case ServerSpawn:
-		if len(s.Command) == 0 {
+		if len(s.Command) == 0 && s.Centrifugo == "" {
 			bad("spawn: no server command")
 		}
 	case ServerInProcess:

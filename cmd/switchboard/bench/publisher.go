@@ -38,7 +38,7 @@ func newPublisher(o *Options, t *target) (publisher, error) {
 		return t.newPublisher()
 	}
 	if o.Publisher == PublisherGRPC {
-		conn, err := dialGRPC(t)
+		conn, err := dialGRPC(t, t.pubGRPCAddr)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +74,7 @@ func newAPIClient() *http.Client {
 
 func newHTTPPublisher(t *target) *httpPublisher {
 	return &httpPublisher{
-		url:    t.httpURL + "/api/",
+		url:    t.pubHTTPURL + "/api/",
 		client: newAPIClient(),
 		mac:    hmac.New(sha256.New, []byte(t.apiSecret)),
 	}

@@ -16,6 +16,7 @@ import (
 type Report struct {
 	Scenario      string    `json:"scenario"`
 	Face          string    `json:"face"`
+	Redis         bool      `json:"redis"` // two nodes on a Redis engine
 	Publisher     string    `json:"publisher"`
 	Server        string    `json:"server"`
 	ServerMode    string    `json:"server_mode"`
@@ -97,7 +98,10 @@ type CPUReport struct {
 	PerMillionDeliveries   float64 `json:"per_million_deliveries"`
 	PerMillionPublications float64 `json:"per_million_publications"`
 	Shared                 bool    `json:"shared_process"` // includes the load generator
-	Error                  string  `json:"error,omitempty"`
+	// PublisherNodeSeconds: with two nodes, node A's CPU time in the same
+	// window (not counted above).
+	PublisherNodeSeconds float64 `json:"publisher_node_seconds,omitempty"`
+	Error                string  `json:"error,omitempty"`
 }
 
 // LatencyReport: publish-to-receive latency over every delivery, in ms.
@@ -163,6 +167,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 				c.Seconds, c.WindowSeconds, c.PerMillionDeliveries, c.PerMillionPublications)
 			if c.Shared {
 				row("", "(whole process: the load generator's work is included)")
+			}
+			if c.PublisherNodeSeconds > 0 {
+				row("", "(node B, the subscribers'; node A, which took the publications, used %.2f CPU-s)", c.PublisherNodeSeconds)
 			}
 		} else {
 			row("server CPU", "not measured: %s", c.Error)

@@ -43,6 +43,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &Report{
 		Scenario:   o.Scenario,
 		Face:       o.Face,
+		Redis:      o.Server.Redis != "",
 		Publisher:  o.Publisher,
 		ServerMode: o.Server.Mode,
 		Clients:    o.Clients,
@@ -54,15 +55,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	r.PayloadBytes = len(appendPayload(nil, time.Now().UnixNano(), int64(max(o.Messages-1, 0)), o.Pad))
 
-	limit, err := raiseFileLimit()
-	if err != nil {
-		r.Notes = append(r.Notes, fmt.Sprintf("open-file limit not raised: %v", err))
-	}
-	r.FileLimit = limit
 	need := uint64(o.Clients*fdsPerClient + fdsSpare)
 	if o.Server.Mode == ServerInProcess {
 		need += uint64(o.Clients) // the server's end of every connection
 	}
+	// A spawned server inherits the limit and needs as many for its end.
+	limit, err := raiseFileLimit(need + fdsSpare)
+	if err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("open-file limit not raised: %v", err))
+	}
+	r.FileLimit = limit
 	if limit != 0 && limit < need {
 		return nil, fmt.Errorf("%w: %d open files allowed, %d clients need about %d here (raise the hard limit, or use --server spawn so the server's sockets count in its own process)", ErrFileLimit, limit, o.Clients, need)
 	}
@@ -376,10 +378,12 @@ func (run *runner) publish(ctx context.Context) error {
 // cpuWindow measures the server's CPU time from the first publication to
 // the end of the drain.
 type cpuWindow struct {
-	run   *runner
-	start time.Time
-	cpu   time.Duration
-	err   error
+	run    *runner
+	start  time.Time
+	cpu    time.Duration
+	err    error
+	pubCPU time.Duration // node A's, with two nodes
+	pubErr error
 }
 
 func (run *runner) startCPU() *cpuWindow {
@@ -389,12 +393,20 @@ func (run *runner) startCPU() *cpuWindow {
 		return w
 	}
 	w.cpu, w.err = readCPU(run.tgt.pid)
+	if run.tgt.pubPID != 0 {
+		w.pubCPU, w.pubErr = readCPU(run.tgt.pubPID)
+	}
 	return w
 }
 
 func (w *cpuWindow) stop() {
 	c := &w.run.r.CPU
 	c.WindowSeconds = time.Since(w.start).Seconds()
+	if w.run.tgt.pubPID != 0 && w.pubErr == nil {
+		if end, err := readCPU(w.run.tgt.pubPID); err == nil {
+			c.PublisherNodeSeconds = (end - w.pubCPU).Seconds()
+		}
+	}
 	if w.err == nil {
 		var end time.Duration
 		end, w.err = readCPU(w.run.tgt.pid)
