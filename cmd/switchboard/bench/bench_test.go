@@ -105,6 +105,9 @@ func TestOptionsStayOnLoopback(t *testing.T) {
 // over real sockets: every message reaches every subscriber once, in order.
 func TestRunEveryFace(t *testing.T) {
 	for _, face := range Faces() {
+		if face == FaceCentrifugo {
+			continue // TestRunCentrifugo, with a Centrifugo binary
+		}
 		for _, scenario := range []string{ScenarioFanout, ScenarioChannels} {
 			t.Run(fmt.Sprintf("%s/%s", face, scenario), func(t *testing.T) {
 				o := Defaults()
