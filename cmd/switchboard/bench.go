@@ -21,6 +21,9 @@ import (
 func bench(args []string) error { return runBench(args, os.Stdout, os.Stderr) }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "compare" {
+		return runCompare(args[1:], stdout, stderr)
+	}
 	d := sbbench.Defaults()
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -34,7 +37,8 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			"  switchboard bench -n 10000 -m 100                 # fan-out, flat out\n"+
 			"  switchboard bench -n 1000 -m 200 --rate 20        # 20 msg/s for 10 s\n"+
 			"  switchboard bench --scenario channels -n 5000 -m 50000 --publishers 8\n"+
-			"  switchboard bench --scenario idle -n 10000        # memory and set-up rate\n\n")
+			"  switchboard bench --scenario idle -n 10000        # memory and set-up rate\n"+
+			"  switchboard bench compare --centrifugo PATH       # side by side with Centrifugo (make compare)\n\n")
 		fs.PrintDefaults()
 	}
 	o := d
