@@ -58,17 +58,22 @@ type Face struct {
 	wg     sync.WaitGroup
 }
 
+// FaceLogger is the logger of face name: logger, else d.Logger, else
+// slog.Default(), with face=name.
+func (d Deps) FaceLogger(name string, logger *slog.Logger) *slog.Logger {
+	if logger == nil {
+		logger = d.Logger
+	}
+	if logger == nil {
+		logger = slog.Default()
+	}
+	return logger.With("face", name)
+}
+
 // Face builds the shared part of face name; logger may be nil (the face's
 // Options.Logger, usually).
 func (d Deps) Face(name string, logger *slog.Logger) *Face {
-	log := logger
-	if log == nil {
-		log = d.Logger
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("face", name)
+	log := d.FaceLogger(name, logger)
 	fan := d.Fanout
 	if fan == nil && d.Hub != nil {
 		fan = fanout.New(d.Hub, fanout.Options{Logger: log})

@@ -72,14 +72,7 @@ type Handler struct {
 // New builds the face on deps.Hub. It uses nothing else from deps: the
 // server API reaches the core through HubService only.
 func New(deps bridge.Deps, opts Options) *Handler {
-	log := opts.Logger
-	if log == nil {
-		log = deps.Logger
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("face", "centrifugo")
+	log := deps.FaceLogger("centrifugo", opts.Logger)
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
