@@ -338,7 +338,7 @@ func (s *socket) sessionCmd(f Frame) {
 		Timeout:   durationpb.New(s.h.opts.CommandTimeout),
 		From:      &pb.Publisher{User: s.who.User, Client: s.session},
 	}
-	go func() {
+	s.h.face.Go(func(context.Context) {
 		ctx, cancel := context.WithTimeout(s.conn.Context(), s.h.opts.CommandTimeout+callTimeout)
 		defer cancel()
 		resp, err := s.h.dir.SendCommand(ctx, req)
@@ -347,7 +347,7 @@ func (s *socket) sessionCmd(f Frame) {
 			return
 		}
 		s.reply(f.TID, json.RawMessage(resp.GetData()), nil)
-	}()
+	})
 }
 
 func (s *socket) sessionLog(ctx context.Context, data json.RawMessage) *Error {

@@ -56,6 +56,7 @@ type Options struct {
 
 // Handler serves the NkSERVICE websocket.
 type Handler struct {
+	face   *bridge.Face // lifetime, logger, fan-out
 	deps   bridge.Deps
 	dir    pb.DirectoryServiceClient
 	fan    *fanout.Fanout
@@ -68,14 +69,7 @@ type Handler struct {
 // New builds the face on deps (Hub, Sessions, Control, Fanout) and the
 // core's DirectoryService.
 func New(deps bridge.Deps, dir pb.DirectoryServiceClient, opts Options) *Handler {
-	log := opts.Logger
-	if log == nil {
-		log = deps.Logger
-	}
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("face", Face)
+	face := deps.Face(Face, opts.Logger)
 	if opts.ReplyTimeout == 0 {
 		opts.ReplyTimeout = DefaultReplyTimeout
 	}
@@ -91,22 +85,21 @@ func New(deps bridge.Deps, dir pb.DirectoryServiceClient, opts Options) *Handler
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = DefaultReadLimit
 	}
-	fan := deps.Fanout
-	if fan == nil {
-		fan = fanout.New(deps.Hub, fanout.Options{Logger: log})
-	}
 	return &Handler{
-		deps: deps, dir: dir, fan: fan, opts: opts, log: log,
+		face: face, deps: deps, dir: dir, fan: face.Fan, opts: opts, log: face.Log,
 		auth: authenticator{admins: opts.Admins, tokenSecret: opts.TokenSecret},
-		accept: wsconn.AcceptOptions{
+		accept: face.Accept(wsconn.AcceptOptions{
 			OriginPatterns: opts.OriginPatterns,
 			ReadLimit:      opts.ReadLimit,
 			QueueSize:      opts.QueueSize,
-			Logger:         log,
-			Face:           Face,
-		},
+		}),
 	}
 }
+
+// Close closes every socket of the face (StatusGoingAway) and waits,
+// bounded by ctx, until each has ended. Sockets close too when
+// deps.Context ends; Close is what awaits them.
+func (h *Handler) Close(ctx context.Context) error { return h.face.Close(ctx) }
 
 // ServeHTTP upgrades GET requests; credentials come later, in the login
 // request (§2).
@@ -121,7 +114,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Info("websocket upgrade failed", "err", err, "remote", r.RemoteAddr)
 		return
 	}
-	go newSocket(h, conn).serve(h.deps.Lifetime())
+	s := newSocket(h, conn)
+	if !h.face.Go(s.serve) {
+		conn.Close(closeShutdown, reasonShutdown) // the face is closing
+	}
 }
 
 // handlerOf is the socket as the core's control router sees it.
@@ -183,15 +179,17 @@ func (c *handlerOf) Command(o *pb.CommandOrder) {
 		default:
 			rep.Error = &pb.CommandError{Code: errInvalidReply.Code, Message: errInvalidReply.Text}
 		}
-		go s.h.replyCommand(rep)
+		s.h.face.Go(func(context.Context) { s.h.replyCommand(rep) })
 	})
 	if !ok {
-		go s.h.replyCommand(&pb.ReplyCommandRequest{Id: o.GetId(), Error: &pb.CommandError{Code: errInternal.Code, Message: errInternal.Text}})
+		s.h.face.Go(func(context.Context) {
+			s.h.replyCommand(&pb.ReplyCommandRequest{Id: o.GetId(), Error: &pb.CommandError{Code: errInternal.Code, Message: errInternal.Text}})
+		})
 	}
 }
 
 func (h *Handler) replyCommand(rep *pb.ReplyCommandRequest) {
-	ctx, cancel := context.WithTimeout(h.deps.Lifetime(), callTimeout)
+	ctx, cancel := context.WithTimeout(h.face.Context(), callTimeout)
 	defer cancel()
 	if _, err := h.deps.Sessions.ReplyCommand(ctx, rep); err != nil {
 		h.log.Warn("command answer not delivered", "err", err)

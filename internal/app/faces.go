@@ -84,7 +84,7 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 	for _, ad := range a.cfg.Admins {
 		nkAdmins = append(nkAdmins, nkservice.Admin{Username: ad.Username, Password: ad.Password})
 	}
-	mux.Handle(nkservice.Path, nkservice.New(deps, pb.NewDirectoryServiceClient(a.bridge), nkservice.Options{
+	nk := nkservice.New(deps, pb.NewDirectoryServiceClient(a.bridge), nkservice.Options{
 		TokenSecret: []byte(a.cfg.TokenSecret),
 		Admins:      nkAdmins,
 		Permissions: nkservice.Permissions{
@@ -97,7 +97,9 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 		QueueSize:      a.cfg.ClientQueueSize,
 		OriginPatterns: a.cfg.AllowedOrigins,
 		Logger:         a.log,
-	}))
+	})
+	mux.Handle(nkservice.Path, nk)
+	a.faceClosers = append(a.faceClosers, nk.Close)
 
 	// Comet Server (backup): GET /api/v1/events/stream and the admin API;
 	// it owns /api/v1/ (more specific than the Centrifugo face's /api/),
