@@ -16,8 +16,9 @@
 //
 //	handler.go    HTTP entry: routes, options, authentication, upgrade
 //	auth.go       Basic / Bearer / ?token= (drp.md §2), per-event visibility
-//	conn.go       the read loop: filter set, upstream group moves (fanout.Mover),
-//	              acks, which events a socket wants
+//	conn.go       one socket: the read loop, which events it wants, its close
+//	commands.go   register/deregister: the filter set, the move to its upstream
+//	              group (fanout.Mover), the ack
 //	parse.go      frame → Command; filter text → Filter (its Match is the
 //	              reference for the matching rules); never panics
 //	translate.go  Filter → pb.Filter; a socket's filters → one SubscribeRequest
