@@ -14,8 +14,11 @@ import (
 // rawConn sees every byte the library reads, so it follows the client's
 // frames itself (RFC 6455 §5.2; client frames are always masked): when a
 // read leaves a message unfinished — a header, a payload or a fragmented
-// message only partly received — it arms a read deadline, and it clears
-// the deadline once the message is complete. Complete messages read in one
+// message only partly received — every later wait in Read for its rest
+// runs under a read deadline, so that the waits together take at most the
+// timeout; the deadline is cleared once the message is complete. Time the
+// face spends between reads does not count (the rest of the message may be
+// waiting in the socket's buffer all along). Complete messages read in one
 // go never touch the timer.
 
 // frameTracker follows client frame boundaries in the read stream.
@@ -30,6 +33,9 @@ type frameTracker struct {
 	// goes on until a final continuation frame.
 	fragmented bool
 	armed      bool
+	// budget is what is left of the timeout for the unfinished message:
+	// the time Read may still wait for its rest.
+	budget time.Duration
 }
 
 // observe follows the bytes of one read. It reports whether a message is

@@ -2,12 +2,14 @@ package wsconn_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -159,4 +161,66 @@ func TestIdleSocketsAndSlowWholeMessagesStay(t *testing.T) {
 	}
 	conn.Close(websocket.StatusNormalClosure, "")
 	waitDone(t, conn)
+}
+
+// The message timeout bounds how long the client takes, not the face: when
+// a read leaves a message unfinished and the face then takes longer than
+// the timeout before it reads again (a face that rate-limits its
+// commands), the rest of the message, sent at once, is read whole.
+func TestSlowReaderIsNotTimedOutForItsOwnDelay(t *testing.T) {
+	const timeout = 100 * time.Millisecond
+	first := make(chan []byte, 1)
+	resume := make(chan struct{})
+	second := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := wsconn.Accept(w, r, wsconn.AcceptOptions{MessageTimeout: timeout})
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		msg, err := c.Read(context.Background())
+		if err != nil {
+			second <- err
+			return
+		}
+		first <- msg
+		<-resume // the face is busy
+		msg, err = c.Read(context.Background())
+		if err == nil && string(msg) != "second" {
+			err = fmt.Errorf("read %q, want second", msg)
+		}
+		second <- err
+	}))
+	defer srv.Close()
+	c := rawDial(t, "ws"+strings.TrimPrefix(srv.URL, "http"))
+	defer c.Close()
+
+	// One write: a whole message and the first half of the next, which the
+	// server's first read takes together.
+	b := maskedFrame("second", true)
+	if _, err := c.Write(append(maskedFrame("first", true), b[:4]...)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-first:
+	case err := <-second:
+		t.Fatalf("first read: %v", err)
+	case <-time.After(waitTimeout):
+		t.Fatal("first message not read")
+	}
+	// The rest follows at once, then the face stays away for three timeouts.
+	if _, err := c.Write(b[4:]); err != nil {
+		t.Fatal(err)
+	}
+	busy := time.NewTimer(3 * timeout)
+	<-busy.C
+	close(resume)
+	select {
+	case err := <-second:
+		if err != nil {
+			t.Fatalf("second read after the face's own delay: %v", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("second message not read")
+	}
 }

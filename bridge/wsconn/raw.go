@@ -93,6 +93,16 @@ func (c *rawConn) Read(p []byte) (int, error) {
 		if len(c.pending) == 0 {
 			c.pending = nil
 		}
+	} else if f := &c.frames; f.armed {
+		// A message is unfinished: this wait for the client counts
+		// against what is left of its time. Only waits count, not the
+		// time the face takes between reads, so a socket whose reader
+		// is slow (a face that rate-limits its commands) is not cut off
+		// for a message whose rest has long arrived.
+		start := time.Now()
+		_ = c.Conn.SetReadDeadline(start.Add(f.budget))
+		n, err = c.Conn.Read(p)
+		f.budget -= time.Since(start)
 	} else {
 		n, err = c.Conn.Read(p)
 	}
@@ -102,14 +112,15 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// followFrames arms the read deadline when a client message is left
-// unfinished and clears it when one is complete (partial.go).
+// followFrames gives an unfinished client message the message timeout
+// (spent by Read's waits for the rest) and clears the read deadline when
+// the message is complete (partial.go).
 func (c *rawConn) followFrames(p []byte) {
 	f := &c.frames
 	switch mid := f.observe(p); {
 	case mid && !f.armed:
 		f.armed = true
-		_ = c.Conn.SetReadDeadline(time.Now().Add(f.timeout))
+		f.budget = f.timeout
 	case !mid && f.armed:
 		f.armed = false
 		_ = c.Conn.SetReadDeadline(time.Time{})
