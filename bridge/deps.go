@@ -19,7 +19,8 @@ type Deps struct {
 	// under their HTTP request: a face hands an upgraded connection to a
 	// goroutine of its own and returns from ServeHTTP, so that net/http
 	// releases the request's buffers (about 10 KB per connection) and its
-	// goroutine. nil stands for context.Background().
+	// goroutine (Face.Go, awaited by Face.Close). nil stands for
+	// context.Background().
 	Context  context.Context
 	Hub      pb.HubServiceClient
 	Sessions pb.SessionServiceClient
