@@ -19,8 +19,10 @@
 // reader who knows one face finds their way in the next:
 //
 //	doc.go        what the face is, its wire notes, its deliberate differences
-//	handler.go    Options, New, routes, ServeHTTP; Serve/Close: the face's
-//	              lifetime (every goroutine it starts ends and is awaited)
+//	handler.go    Options, New (Deps.Face: logger, fan-out, lifetime), routes,
+//	              ServeHTTP, Close: every goroutine the face starts runs
+//	              through Face.Go, and Close ends and awaits them all
+//	              (centrifugo, with no sockets, has Run for its Redis queue)
 //	conn.go       one connection: its core session, read loop, fan-out sinks,
 //	              teardown (a face without sockets, centrifugo, has none)
 //	parse.go      wire frame or request → typed command, or the face's own
