@@ -260,7 +260,7 @@ type Comparison struct {
 func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured with `%s` on %s, %s.\n", c.Command, c.Date.UTC().Format("2006-01-02 15:04 MST"), c.Machine)
-	fmt.Fprintf(&b, "Centrifugo %s and Switchboard %s, each spawned fresh for every run, interleaved (Centrifugo, Switchboard) × %d rounds; "+
+	fmt.Fprintf(&b, "Centrifugo %s and Switchboard %s, each spawned fresh for every run, interleaved (Centrifugo, Switchboard) × %d round(s); "+
 		"the same load generator for both (`switchboard bench`: its own websocket client, subscribers on Centrifugo's JSON protocol and on Switchboard's %s face, "+
 		"publications through Centrifugo's `POST /api/publish` and Switchboard's Centrifugo v1 `POST /api/`); both with history 100 for 5 minutes and presence. "+
 		"Medians, range in brackets; CPU is the server's user+sys time from the first publication to the last delivery (with Redis: node B's, the subscribers' node) per million deliveries.\n\n",
