@@ -2,7 +2,7 @@
 GO       ?= go
 BIN      := bin/switchboard
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -X github.com/switchboard-hub/switchboard/cmd/switchboard/app.Version=$(VERSION)
+LDFLAGS  := -X github.com/switchboard-hub/switchboard/internal/app.Version=$(VERSION)
 FUZZTIME ?= 5s
 # The race detector needs a C compiler; without one the tests run without it.
 RACE     ?= $(shell command -v $$($(GO) env CC) >/dev/null 2>&1 && echo -race)
@@ -36,12 +36,12 @@ fuzz:
 # gen/ is wiped and rewritten by buf with local plugins pinned in go.mod.
 generate:
 	$(GO) tool buf generate
-	cp gen/openapi/switchboard.swagger.json cmd/switchboard/app/openapi.json
+	cp gen/openapi/switchboard.swagger.json internal/app/openapi.json
 
 # Fails when the committed gen/ differs from what the protos generate.
 checkgenerate: generate
-	@test -z "$$(git status --porcelain -- gen cmd/switchboard/app/openapi.json)" || \
-	  { git status --porcelain -- gen cmd/switchboard/app/openapi.json; echo "gen/ is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- gen internal/app/openapi.json)" || \
+	  { git status --porcelain -- gen internal/app/openapi.json; echo "gen/ is stale: run make generate and commit"; exit 1; }
 
 # Tools come from go.mod's tool lines: buf (lint, format) and staticcheck
 # (default checks; a deliberate exception is a //lint:ignore with its reason).

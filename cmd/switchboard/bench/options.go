@@ -23,7 +23,7 @@ const FaceCentrifugo = "centrifugo"
 // Server modes.
 const (
 	ServerSpawn     = "spawn"     // a child `switchboard serve` with a temporary config
-	ServerInProcess = "inprocess" // cmd/switchboard/app in this process
+	ServerInProcess = "inprocess" // internal/app in this process
 	ServerRemote    = "remote"    // a running server on loopback (Target, GRPCAddr)
 )
 

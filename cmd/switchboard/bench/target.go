@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 // target is the server under test and how to reach it.
