@@ -85,17 +85,9 @@ type Service struct {
 	eps     map[string]Endpoint
 	workers map[string]*worker
 
-	intake chan *batch // Accept → committer
-
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-}
-
-// batch is one Accept waiting for its items to be written.
-type batch struct {
-	items []engine.WebhookPush
-	done  chan error
 }
 
 // New makes a service; Start begins delivering.
@@ -112,17 +104,14 @@ func New(cfg Config) (*Service, error) {
 		log:     cfg.Logger.With("component", "webhook"),
 		eps:     map[string]Endpoint{},
 		workers: map[string]*worker{},
-		intake:  make(chan *batch, 256),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
 // Start queues a HELLO for every endpoint (a server start opens their
-// queues anew) and starts the committer and one worker per endpoint.
+// queues anew) and starts one worker per endpoint.
 func (s *Service) Start(ctx context.Context) error {
-	s.wg.Add(1)
-	go s.commit()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.apply(ctx, s.cfg.Endpoints)
@@ -227,7 +216,7 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
 
 // Accept queues ev for every endpoint that wants it and returns once the
 // queue holds it: an accepted event is delivered or dead-lettered, never
-// forgotten. Concurrent calls share one write.
+// forgotten. The store shares one write among concurrent calls.
 func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	typ, ok := s.cfg.Encoding.Type(ev)
 	if !ok {
@@ -235,6 +224,7 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	}
 	s.mu.Lock()
 	var items []engine.WebhookPush
+	var wake []*worker
 	var bodies [2][]byte // by level: none, full
 	for name, e := range s.eps {
 		if !e.wants(typ) {
@@ -253,86 +243,44 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 			bodies[lvl] = b
 		}
 		items = append(items, engine.WebhookPush{Endpoint: name, Body: bodies[lvl]})
+		if w := s.workers[name]; w != nil {
+			wake = append(wake, w)
+		}
 	}
 	s.mu.Unlock()
 	if len(items) == 0 {
 		return nil
 	}
-	return s.push(ctx, items)
-}
-
-// push hands items to the committer and waits for the write.
-func (s *Service) push(ctx context.Context, items []engine.WebhookPush) error {
-	b := &batch{items: items, done: make(chan error, 1)}
-	select {
-	case s.intake <- b:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.ctx.Done():
-		return errStopped
-	}
-	select {
-	case err := <-b.done:
+	if err := s.push(ctx, items); err != nil {
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.ctx.Done():
-		return errStopped
 	}
+	for _, w := range wake {
+		w.wake()
+	}
+	return nil
 }
 
 var errStopped = errors.New("webhook: service stopped")
 
-// commit writes what Accept calls hand it, as many at once as are waiting,
-// and wakes the workers concerned.
-func (s *Service) commit() {
-	defer s.wg.Done()
-	for {
-		var pending []*batch
-		select {
-		case b := <-s.intake:
-			pending = append(pending, b)
-		case <-s.ctx.Done():
-			return
-		}
-	more:
-		for len(pending) < 256 {
-			select {
-			case b := <-s.intake:
-				pending = append(pending, b)
-			default:
-				break more
-			}
-		}
-		var items []engine.WebhookPush
-		for _, b := range pending {
-			items = append(items, b.items...)
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
-		dropped, err := s.cfg.Store.WebhookPush(ctx, items, s.cfg.QueueMax)
-		cancel()
-		for _, b := range pending {
-			b.done <- err
-		}
-		if err != nil {
-			s.log.Error("queue webhook events", "events", len(items), "err", err)
-			continue
-		}
-		woken := map[string]bool{}
-		s.mu.Lock()
-		for _, it := range items {
-			queuedTotal.WithLabelValues(it.Endpoint).Inc()
-			if w := s.workers[it.Endpoint]; w != nil && !woken[it.Endpoint] {
-				woken[it.Endpoint] = true
-				w.wake()
-			}
-		}
-		s.mu.Unlock()
-		for ep, n := range dropped {
-			deadLetteredTotal.WithLabelValues(ep, "queue_full").Add(float64(n))
-			s.log.Warn("webhook queue full: oldest events dead-lettered", "endpoint", ep, "dropped", n, "queue_max", s.cfg.QueueMax)
-		}
+// push writes items to the store and counts them; the caller wakes the
+// workers concerned.
+func (s *Service) push(ctx context.Context, items []engine.WebhookPush) error {
+	if s.ctx.Err() != nil {
+		return errStopped
 	}
+	dropped, err := s.cfg.Store.WebhookPush(ctx, items, s.cfg.QueueMax)
+	if err != nil {
+		s.log.Error("queue webhook events", "events", len(items), "err", err)
+		return err
+	}
+	for _, it := range items {
+		queuedTotal.WithLabelValues(it.Endpoint).Inc()
+	}
+	for ep, n := range dropped {
+		deadLetteredTotal.WithLabelValues(ep, "queue_full").Add(float64(n))
+		s.log.Warn("webhook queue full: oldest events dead-lettered", "endpoint", ep, "dropped", n, "queue_max", s.cfg.QueueMax)
+	}
+	return nil
 }
 
 // Status is what List reports of one endpoint.
