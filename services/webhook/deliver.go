@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-hub/switchboard/services/engine"
@@ -25,7 +26,8 @@ type worker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
-	leased time.Time // when the lease was last taken or renewed (worker goroutine only)
+	leaseMu sync.Mutex
+	leased  time.Time // when the lease was last taken or renewed
 
 	mu                       sync.Mutex
 	delivered, retried, dead uint64
@@ -72,8 +74,14 @@ func (w *worker) run() {
 	for {
 		held, err := store.WebhookLease(w.ctx, w.name, w.s.cfg.Node, w.leaseTTL())
 		if err == nil && held {
+			w.leaseMu.Lock()
 			w.leased = time.Now()
-			w.drain()
+			w.leaseMu.Unlock()
+			if w.ep.Parallel > 1 {
+				w.drainParallel()
+			} else {
+				w.drain()
+			}
 		} else if err != nil && w.ctx.Err() == nil {
 			w.fail(fmt.Sprintf("queue unavailable: %v", err))
 		}
@@ -135,6 +143,83 @@ func (w *worker) drain() {
 	}
 }
 
+// drainParallel is drain for an endpoint that accepts Parallel deliveries
+// at once: each batch read from the queue goes out with up to that many in
+// flight, and what is done is removed as far as it is done from the head
+// (an event still retrying holds back the removal of the ones after it,
+// not their delivery).
+func (w *worker) drainParallel() {
+	store := w.s.cfg.Store
+	for w.ctx.Err() == nil {
+		items, err := store.WebhookPeek(w.ctx, w.name, peekBatch)
+		if err != nil || len(items) == 0 {
+			return
+		}
+		var mu sync.Mutex
+		done := make([]bool, len(items))
+		removed := 0 // items[:removed] are acknowledged
+		ack := func() bool {
+			mu.Lock()
+			n := removed
+			for n < len(items) && done[n] {
+				n++
+			}
+			if n == removed {
+				mu.Unlock()
+				return true
+			}
+			mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.s.cfg.Timeout)
+			defer cancel()
+			if err := store.WebhookAck(ctx, w.name, items[n-1].ID); err != nil {
+				w.fail(fmt.Sprintf("queue unavailable: %v", err))
+				return false
+			}
+			mu.Lock()
+			removed = max(removed, n)
+			mu.Unlock()
+			return true
+		}
+		slots := make(chan struct{}, w.ep.Parallel)
+		var wg sync.WaitGroup
+		var stopped atomic.Bool
+	launch:
+		for i, item := range items {
+			select {
+			case slots <- struct{}{}:
+			case <-w.ctx.Done():
+				break launch
+			}
+			if stopped.Load() {
+				<-slots
+				break
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-slots }()
+				if !w.deliver(item, ack) {
+					stopped.Store(true)
+					return
+				}
+				mu.Lock()
+				done[i] = true
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if !ack() || stopped.Load() {
+			return
+		}
+		mu.Lock()
+		all := removed == len(items)
+		mu.Unlock()
+		if !all {
+			return
+		}
+	}
+}
+
 // deliver tries item up to MaxAttempts times; before waiting to retry it
 // calls flush, so that what was delivered before is not sent again. It
 // returns false when it stopped early (worker stopped or lease lost): the
@@ -186,6 +271,8 @@ func (w *worker) deliver(item engine.WebhookItem, flush func() bool) bool {
 // holdLease renews the lease when a third of it has passed; false when it
 // is lost (another node delivers now) or the queue cannot be reached.
 func (w *worker) holdLease() bool {
+	w.leaseMu.Lock()
+	defer w.leaseMu.Unlock()
 	ttl := w.leaseTTL()
 	if time.Since(w.leased) < ttl/3 {
 		return true

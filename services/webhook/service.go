@@ -69,7 +69,9 @@ func (c *Config) defaults() {
 		c.Poll = 500 * time.Millisecond
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.Timeout}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = MaxParallel // parallel endpoints reuse their connections
+		c.Client = &http.Client{Timeout: c.Timeout, Transport: t}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
