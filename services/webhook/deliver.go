@@ -22,10 +22,10 @@ type worker struct {
 	name string
 	ep   Endpoint
 
-	wakeCh chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
+	wakeCh  chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
 	leaseMu sync.Mutex
 	leased  time.Time // when the lease was last taken or renewed
 

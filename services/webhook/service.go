@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,6 +34,11 @@ type Config struct {
 	Node string
 	// Endpoints at start.
 	Endpoints map[string]Endpoint
+	// Shared, when set, keeps one option map for every node (the Redis
+	// engine): it is loaded at start (the config's Endpoints only seed an
+	// empty one), a change made through SetEndpoints is stored there, and
+	// a change stored by another node is applied here live.
+	Shared engine.WebhookOptions
 	// Persist stores a changed option map (the config file); nil: changes
 	// live only in memory.
 	Persist func(map[string]Endpoint) error
@@ -114,9 +120,110 @@ func New(cfg Config) (*Service, error) {
 // Start queues a HELLO for every endpoint (a server start opens their
 // queues anew) and starts one worker per endpoint.
 func (s *Service) Start(ctx context.Context) error {
+	eps := s.cfg.Endpoints
+	if sh := s.cfg.Shared; sh != nil {
+		stored, found, err := s.loadShared(ctx)
+		if err != nil {
+			return err
+		}
+		if found {
+			if !sameOptions(stored, eps) {
+				s.log.Info("webhook options: the cluster's stored options are used, not the config's", "endpoints", len(stored))
+			}
+			eps = stored
+		} else if err := s.storeShared(ctx, eps); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	err := s.apply(ctx, eps, true)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if sh := s.cfg.Shared; sh != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			sh.WebhookOptionsWatch(s.ctx, s.follow)
+		}()
+	}
+	return nil
+}
+
+// loadShared reads the cluster's option map; found is false when none was
+// stored yet.
+func (s *Service) loadShared(ctx context.Context) (eps map[string]Endpoint, found bool, err error) {
+	b, err := s.cfg.Shared.WebhookOptionsLoad(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("webhook: load shared options: %w", err)
+	}
+	if b == nil {
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(b, &eps); err != nil {
+		return nil, false, fmt.Errorf("webhook: shared options: %w", err)
+	}
+	if err := Validate(eps); err != nil {
+		return nil, false, fmt.Errorf("webhook: shared options: %w", err)
+	}
+	return eps, true, nil
+}
+
+func (s *Service) storeShared(ctx context.Context, eps map[string]Endpoint) error {
+	if eps == nil {
+		eps = map[string]Endpoint{}
+	}
+	b, err := json.Marshal(eps)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Shared.WebhookOptionsStore(ctx, b); err != nil {
+		return fmt.Errorf("webhook: store shared options: %w", err)
+	}
+	return nil
+}
+
+// follow applies the cluster's options when another node changed them.
+// The node that took the change queued the HELLOs and saved its config
+// file; this one only starts and stops its workers.
+func (s *Service) follow() {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+	defer cancel()
+	eps, found, err := s.loadShared(ctx)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.log.Warn("webhook options from the cluster", "err", err)
+		}
+		return
+	}
+	if !found {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.apply(ctx, s.cfg.Endpoints)
+	if s.ctx.Err() != nil || sameOptions(eps, s.eps) {
+		return
+	}
+	if err := s.apply(ctx, eps, false); err != nil {
+		s.log.Warn("apply webhook options from the cluster", "err", err)
+		return
+	}
+	s.log.Info("webhook options changed by another node applied", "endpoints", len(eps))
+}
+
+// sameOptions reports whether two option maps are the same.
+func sameOptions(a, b map[string]Endpoint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, e := range a {
+		o, ok := b[name]
+		if !ok || !e.equal(o) {
+			return false
+		}
+	}
+	return true
 }
 
 // Stop ends every worker and waits for them. Events not yet delivered stay
@@ -164,16 +271,23 @@ func (s *Service) SetEndpoints(ctx context.Context, eps map[string]Endpoint) err
 func (s *Service) replace(ctx context.Context, eps map[string]Endpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cfg.Shared != nil {
+		if err := s.storeShared(ctx, eps); err != nil {
+			return err
+		}
+	}
 	if s.cfg.Persist != nil {
 		if err := s.cfg.Persist(eps); err != nil {
 			return fmt.Errorf("webhook: save options: %w", err)
 		}
 	}
-	return s.apply(ctx, eps)
+	return s.apply(ctx, eps, true)
 }
 
-// apply makes eps current; s.mu is held.
-func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
+// apply makes eps current; s.mu is held. With hello, new and changed
+// endpoints get a HELLO (not when following another node's change: that
+// node queued it in the shared queue).
+func (s *Service) apply(ctx context.Context, eps map[string]Endpoint, hello bool) error {
 	for name, w := range s.workers {
 		if e, ok := eps[name]; ok && e.equal(w.ep) {
 			continue
@@ -190,7 +304,7 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
 	next := make(map[string]Endpoint, len(eps))
 	for name, e := range eps {
 		next[name] = e
-		if _, running := s.workers[name]; running {
+		if _, running := s.workers[name]; running || !hello {
 			continue
 		}
 		body, err := s.cfg.Encoding.Hello(e.full())
