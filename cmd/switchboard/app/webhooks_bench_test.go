@@ -11,12 +11,14 @@ import (
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 	"github.com/switchboard-hub/switchboard/services/webhook"
 )
 
 // BenchmarkPublishWithWebhooks measures one gRPC publish over loopback with
 // no webhook endpoint, one that answers, and one that is dead (its retries
-// must not slow publishing).
+// must not slow publishing): on the memory engine, and under "redis/" on a
+// Redis (skipped when none can be had).
 func BenchmarkPublishWithWebhooks(b *testing.B) {
 	live := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
 	defer live.Close()
@@ -28,19 +30,31 @@ func BenchmarkPublishWithWebhooks(b *testing.B) {
 		{"live", map[string]webhook.Endpoint{"live": {URL: live.URL}}},
 		{"dead", map[string]webhook.Endpoint{"dead": {URL: "http://127.0.0.1:1/"}}},
 	}
-	for _, c := range cases {
-		b.Run(c.name, func(b *testing.B) {
-			srv := apptest.Start(b, func(cfg *app.Config) {
-				cfg.WebhookOptions = c.eps
-				cfg.Webhooks = app.Webhooks{Store: filepath.Join(b.TempDir(), "q.db"), BaseDelay: app.Duration(10 * time.Millisecond), QueueMax: 1 << 30}
-			})
-			req := &pb.PublishRequest{Event: &pb.Event{Channel: "bench", Data: `{"n":1}`}}
-			b.ResetTimer()
-			for range b.N {
-				if _, err := srv.Hub.Publish(context.Background(), req); err != nil {
-					b.Fatal(err)
-				}
+	run := func(b *testing.B, eps map[string]webhook.Endpoint, engine func(testing.TB) app.Engine) {
+		srv := apptest.Start(b, func(cfg *app.Config) {
+			cfg.WebhookOptions = eps
+			cfg.Webhooks = app.Webhooks{Store: filepath.Join(b.TempDir(), "q.db"), BaseDelay: app.Duration(10 * time.Millisecond), QueueMax: 1 << 30}
+			if engine != nil {
+				cfg.Engine = engine(b)
 			}
+		})
+		req := &pb.PublishRequest{Event: &pb.Event{Channel: "bench", Data: `{"n":1}`}}
+		b.ResetTimer()
+		for range b.N {
+			if _, err := srv.Hub.Publish(context.Background(), req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) { run(b, c.eps, nil) })
+	}
+	for _, c := range cases {
+		b.Run("redis/"+c.name, func(b *testing.B) {
+			run(b, c.eps, func(t testing.TB) app.Engine {
+				addr := redistest.Addr(t)
+				return app.Engine{Type: "redis", Address: addr, Prefix: redistest.Prefix(t, addr)}
+			})
 		})
 	}
 }
