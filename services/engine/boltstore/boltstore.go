@@ -110,7 +110,7 @@ var (
 // Open opens or creates the store file at path and moves in what its log
 // holds. A file held by another process is an error after a second.
 func Open(path string, opts Options) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: !opts.Sync, NoFreelistSync: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: !opts.Sync, NoGrowSync: !opts.Sync, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
