@@ -35,8 +35,8 @@ type Config struct {
 	// Endpoints at start.
 	Endpoints map[string]Endpoint
 	// Shared, when set, keeps one option map for every node (the Redis
-	// engine): it is loaded at start (the config's Endpoints only seed an
-	// empty one), a change made through SetEndpoints is stored there, and
+	// engine): it is loaded at start (the config's Endpoints only seed it
+	// while it holds nothing), a change made through SetEndpoints is stored there, and
 	// a change stored by another node is applied here live.
 	Shared engine.WebhookOptions
 	// Persist stores a changed option map (the config file); nil: changes
@@ -131,8 +131,10 @@ func (s *Service) Start(ctx context.Context) error {
 				s.log.Info("webhook options: the cluster's stored options are used, not the config's", "endpoints", len(stored))
 			}
 			eps = stored
-		} else if err := s.storeShared(ctx, eps); err != nil {
-			return err
+		} else if len(eps) > 0 { // the first node with endpoints seeds the cluster's
+			if err := s.storeShared(ctx, eps); err != nil {
+				return err
+			}
 		}
 	}
 	s.mu.Lock()
