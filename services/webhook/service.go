@@ -340,6 +340,7 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	if !ok {
 		return nil
 	}
+	start := time.Now()
 	s.mu.Lock()
 	var items []engine.WebhookPush
 	var wake []*worker
@@ -375,6 +376,7 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	for _, w := range wake {
 		w.wake()
 	}
+	acceptSeconds.Observe(time.Since(start).Seconds())
 	return nil
 }
 
