@@ -430,3 +430,49 @@ func TestFaceRedisQueue(t *testing.T) {
 		t.Fatalf("got %v, want unsubscribed by the queued command", m)
 	}
 }
+
+// TestFacePublishBatch: a batch of publish commands answers each command as
+// if they ran one at a time: a failing command gets its own error, the
+// commands before and after it are published, in order, and a command
+// between publishes sees the ones before it.
+func TestFacePublishBatch(t *testing.T) {
+	srv := apptest.Start(t, func(c *app.Config) {
+		c.Namespaces = []app.Namespace{{Name: "ns", HistorySize: 10, HistoryTTL: app.Duration(time.Minute)}}
+	})
+	s := subscribe(t, srv, "42", "c42", "", "ns:a", "ns:b")
+	long := strings.Repeat("c", 256)
+	pub := func(uid, ch, data string) string {
+		return `{"uid":"` + uid + `","method":"publish","params":{"channel":"` + ch + `","data":` + data + `}}`
+	}
+	got := api(t, srv, `[`+strings.Join([]string{
+		pub("1", "ns:a", `1`),
+		pub("2", "ns:b", `2`),
+		pub("3", "nope:x", `3`),
+		pub("4", "ns:a", `4`),
+		pub("5", long, `5`),
+		pub("6", "ns:b", `6`),
+		`{"uid":"7","method":"history","params":{"channel":"ns:b"}}`,
+		pub("8", "ns:a", `8`),
+		pub("9", "ns:a", `{"k":"9"}`),
+	}, ",")+`]`)
+	got = timestamp.ReplaceAllString(got, `"timestamp":"T"`)
+	got = regexp.MustCompile(`"uid":"[A-Za-z0-9_-]{22}"`).ReplaceAllString(got, `"uid":"ID"`)
+	want := `[{"uid":"1","method":"publish","error":null,"body":null},` +
+		`{"uid":"2","method":"publish","error":null,"body":null},` +
+		`{"uid":"3","method":"publish","error":"namespace not found","advice":"fix","body":null},` +
+		`{"uid":"4","method":"publish","error":null,"body":null},` +
+		`{"uid":"5","method":"publish","error":"invalid message","advice":"fix","body":null},` +
+		`{"uid":"6","method":"publish","error":null,"body":null},` +
+		`{"uid":"7","method":"history","error":null,"body":{"channel":"ns:b","data":[` +
+		`{"uid":"ID","timestamp":"T","channel":"ns:b","data":6},{"uid":"ID","timestamp":"T","channel":"ns:b","data":2}]}},` +
+		`{"uid":"8","method":"publish","error":null,"body":null},` +
+		`{"uid":"9","method":"publish","error":null,"body":null}]`
+	if got != want {
+		t.Fatalf("replies\n got %s\nwant %s", got, want)
+	}
+	for _, w := range []struct{ ch, data string }{{"ns:a", "1"}, {"ns:b", "2"}, {"ns:a", "4"}, {"ns:b", "6"}, {"ns:a", "8"}, {"ns:a", `{"k":"9"}`}} {
+		if ev := s.event(t); ev.GetChannel() != w.ch || ev.GetData() != w.data {
+			t.Fatalf("got %v, want %s on %s", ev, w.data, w.ch)
+		}
+	}
+}
