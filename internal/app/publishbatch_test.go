@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 

@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/services/auth"
 )
@@ -41,7 +41,7 @@ import (
 // Each request publishes to one of loadChannels channels (a batch: to all
 // of them), with the default history. Run with a fixed count, e.g.
 //
-//	go test -run '^$' -bench PublishPaths -benchtime 20000x ./cmd/switchboard/app/
+//	go test -run '^$' -bench PublishPaths -benchtime 20000x ./internal/app/
 //
 // and -cpuprofile to profile the server only.
 
