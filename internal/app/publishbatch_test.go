@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 )
 
 // TestRESTPublishBatch: POST /v1/publish_batch publishes every event in
