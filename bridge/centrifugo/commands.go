@@ -59,7 +59,7 @@ func (e *Executor) fail(r *Reply, err error, failBody []byte) {
 func (e *Executor) ExecuteAll(ctx context.Context, cmds []Command, dst []Reply) []Reply {
 	for i := 0; i < len(cmds); {
 		j := i
-		for j < len(cmds) && isPublish(cmds[j]) {
+		for j < len(cmds) && j-i < maxPublishRun && isPublish(cmds[j]) {
 			j++
 		}
 		if j-i < 2 {
@@ -72,6 +72,10 @@ func (e *Executor) ExecuteAll(ctx context.Context, cmds []Command, dst []Reply) 
 	}
 	return dst
 }
+
+// maxPublishRun bounds the events of one PublishBatch call, well under
+// the core's limit (hub.proto): a longer run takes several calls.
+const maxPublishRun = 1000
 
 // isPublish reports whether cmd is a publish that PublishBatch can carry.
 func isPublish(cmd Command) bool {

@@ -476,3 +476,32 @@ func TestFacePublishBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestFacePublishLongBatch: a batch longer than one PublishBatch call
+// takes (hub.proto: 10000) is published whole, in order.
+func TestFacePublishLongBatch(t *testing.T) {
+	srv := apptest.Start(t, nil)
+	const n = 12000 // more than the core takes in one PublishBatch
+	cmds := make([]string, n)
+	for i := range cmds {
+		cmds[i] = `{"method":"publish","params":{"channel":"many","data":` + strconv.Itoa(i) + `}}`
+	}
+	got := api(t, srv, `[`+strings.Join(cmds, ",")+`]`)
+	if ok := strings.Count(got, `"error":null`); ok != n {
+		t.Fatalf("%d of %d commands succeeded: %.300s", ok, n, got)
+	}
+	r, err := srv.Hub.Publish(t.Context(), &pb.PublishRequest{Event: &pb.Event{Channel: "many", Data: `"last"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetPosition().GetOffset() != n+1 {
+		t.Fatalf("offset after the batch %d, want %d", r.GetPosition().GetOffset(), n+1)
+	}
+	h, err := srv.Hub.History(t.Context(), &pb.HistoryRequest{Channel: "many", Limit: 3, Reverse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Events) != 3 || h.Events[1].Data != strconv.Itoa(n-1) || h.Events[2].Data != strconv.Itoa(n-2) {
+		t.Fatalf("newest history %v", h.Events)
+	}
+}
