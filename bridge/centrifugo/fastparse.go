@@ -14,13 +14,14 @@ import (
 // encoding/json's own (parse.go), and FuzzDecodeFast holds both paths to
 // the same answer. body must be valid UTF-8 and start with '{' or '['.
 //
-// Strings are copied; PublishParams.Data is a slice of body, which must not
-// change afterwards (encoding/json copies it).
+// The body is copied once into a string that every decoded string shares,
+// and the params of all commands share one array; PublishParams.Data is a
+// slice of body, which must not change afterwards (encoding/json copies it).
 func decodeFast(body []byte) (cmds []Command, ok bool) {
 	if !json.Valid(body) {
 		return nil, false // encoding/json's error, please
 	}
-	d := fastDecoder{b: body}
+	d := fastDecoder{b: body, s: string(body)}
 	if body[0] == '{' {
 		cmd, ok := d.command()
 		if !ok || !d.end() {
@@ -33,7 +34,9 @@ func decodeFast(body []byte) (cmds []Command, ok bool) {
 	if d.peek() == ']' {
 		return []Command{}, true
 	}
-	cmds = make([]Command, 0, strings.Count(string(body), `"method"`))
+	n := strings.Count(d.s, `"method"`)
+	cmds = make([]Command, 0, n)
+	d.params = make([]PublishParams, 0, n)
 	for {
 		d.space()
 		cmd, ok := d.command()
@@ -59,8 +62,10 @@ func decodeFast(body []byte) (cmds []Command, ok bool) {
 // fastDecoder walks a body that json.Valid accepted, so it may skip values
 // without checking them.
 type fastDecoder struct {
-	b []byte
-	i int
+	b      []byte
+	s      string // b as a string: decoded strings are slices of it
+	i      int
+	params []PublishParams // room for publish params, taken in order
 }
 
 func (d *fastDecoder) peek() byte {
@@ -93,58 +98,51 @@ func (d *fastDecoder) end() bool {
 	return d.i == len(d.b)
 }
 
-// object calls field for each key of the object at d.i; field reads the
-// value. A false from field, or a key that is not plain, stops it.
-func (d *fastDecoder) object(field func(key string) bool) bool {
+// open reads the '{' of an object.
+func (d *fastDecoder) open() bool {
 	d.space()
-	if d.next() != '{' {
-		return false
-	}
-	d.space()
-	if d.peek() == '}' {
-		d.i++
-		return true
-	}
-	for {
-		d.space()
-		key, ok := d.plainString()
-		if !ok {
-			return false
-		}
-		d.space()
-		d.i++ // ':'
-		d.space()
-		if !field(key) {
-			return false
-		}
-		d.space()
-		switch d.next() {
-		case ',':
-		case '}':
-			return true
-		default:
-			return false
-		}
-	}
+	return d.next() == '{'
 }
 
-// plainString reads a string without escapes, as its bytes (a view into
-// the body).
-func (d *fastDecoder) plainString() (string, bool) {
+// key reads the next key of an object and its colon, leaving d.i at the
+// value. end is set, with no key, at the object's closing brace; ok is false
+// when the key is not plain. The key is a view into the body.
+func (d *fastDecoder) key() (key []byte, end, ok bool) {
+	d.space()
+	switch d.peek() {
+	case '}':
+		d.i++
+		return nil, true, true
+	case ',':
+		d.i++
+		d.space()
+	}
+	key, ok = d.plainBytes()
+	if !ok {
+		return nil, false, false
+	}
+	d.space()
+	d.i++ // ':'
+	d.space()
+	return key, false, true
+}
+
+// plainBytes reads a string without escapes, as a view into the body.
+func (d *fastDecoder) plainBytes() ([]byte, bool) {
 	if d.peek() != '"' {
-		return "", false
+		return nil, false
 	}
 	start := d.i + 1
 	for j := start; j < len(d.b); j++ {
 		switch d.b[j] {
 		case '\\':
-			return "", false
+			return nil, false
 		case '"':
 			d.i = j + 1
-			return string(d.b[start:j]), true
+			return d.b[start:j], true
 		}
 	}
-	return "", false
+	return nil, false
 }
 
 // stringField reads a string value into *dst as encoding/json would: null
@@ -154,9 +152,10 @@ func (d *fastDecoder) stringField(dst *string) bool {
 		d.i += len("null")
 		return true
 	}
-	s, ok := d.plainString()
+	start := d.i + 1
+	b, ok := d.plainBytes()
 	if ok {
-		*dst = s
+		*dst = d.s[start : start+len(b)]
 	}
 	return ok
 }
@@ -216,14 +215,14 @@ func (d *fastDecoder) skipString() {
 // foldsTo reports whether key names one of names when case is ignored:
 // encoding/json would match it, so it is not for the fast path. Non-ASCII
 // keys are left to encoding/json too (its folding maps some to ASCII).
-func foldsTo(key string, names ...string) bool {
-	for i := 0; i < len(key); i++ {
-		if key[i] >= 0x80 {
+func foldsTo(key []byte, names ...string) bool {
+	for _, c := range key {
+		if c >= 0x80 {
 			return true
 		}
 	}
 	for _, n := range names {
-		if strings.EqualFold(key, n) {
+		if len(key) == len(n) && strings.EqualFold(string(key), n) {
 			return true
 		}
 	}
@@ -235,33 +234,44 @@ func (d *fastDecoder) command() (Command, bool) {
 	var (
 		cmd       Command
 		params    []byte
+		paramsAt  int
 		hasParams bool
 	)
-	ok := d.object(func(key string) bool {
-		switch key {
-		case "uid":
-			return d.stringField(&cmd.UID)
-		case "method":
-			if !d.stringField(&cmd.Method) {
-				return false
-			}
-			cmd.Method = internMethod(cmd.Method)
-			return true
-		case "params":
-			params, hasParams = d.raw(), true
-			return true
-		}
-		if foldsTo(key, "uid", "method", "params") {
-			return false
-		}
-		d.raw()
-		return true
-	})
-	if !ok {
+	if !d.open() {
 		return cmd, false
 	}
+	for {
+		key, end, ok := d.key()
+		switch {
+		case !ok:
+			return cmd, false
+		case end:
+			return d.finish(cmd, params, paramsAt, hasParams)
+		}
+		switch string(key) {
+		case "uid":
+			ok = d.stringField(&cmd.UID)
+		case "method":
+			ok = d.methodField(&cmd.Method)
+		case "params":
+			paramsAt = d.i
+			params, hasParams = d.raw(), true
+		default:
+			ok = !foldsTo(key, "uid", "method", "params")
+			d.raw()
+		}
+		if !ok {
+			return cmd, false
+		}
+	}
+}
+
+// finish decodes the params of a command whose envelope was read.
+func (d *fastDecoder) finish(cmd Command, params []byte, at int, hasParams bool) (Command, bool) {
 	if cmd.Method == MethodPublish && hasParams {
-		if p, ok := publishParams(params); ok {
+		end := at + len(params)
+		pd := fastDecoder{b: d.b[:end], s: d.s[:end], i: at}
+		if p, ok := pd.publishParams(d.newParams()); ok {
 			cmd.Params = p
 			return cmd, true
 		}
@@ -277,49 +287,73 @@ func (d *fastDecoder) command() (Command, bool) {
 	return cmd, perr == nil
 }
 
-// publishParams decodes plain publish params.
-func publishParams(params []byte) (*PublishParams, bool) {
-	if len(params) == 0 || params[0] != '{' {
-		return nil, false
+// newParams returns room for one command's publish params.
+func (d *fastDecoder) newParams() *PublishParams {
+	if len(d.params) == cap(d.params) {
+		return &PublishParams{}
 	}
-	p := &PublishParams{}
-	pd := fastDecoder{b: params}
-	ok := pd.object(func(key string) bool {
-		switch key {
-		case "channel":
-			return pd.stringField(&p.Channel)
-		case "client":
-			return pd.stringField(&p.Client)
-		case "uid":
-			return pd.stringField(&p.UID)
-		case "data":
-			p.Data = pd.raw()
-			return true
-		}
-		if foldsTo(key, "channel", "client", "uid", "data") {
-			return false
-		}
-		pd.raw()
-		return true
-	})
-	if !ok || p.Channel == "" || len(p.Data) == 0 {
-		return nil, false
-	}
-	return p, true
+	d.params = d.params[:len(d.params)+1]
+	return &d.params[len(d.params)-1]
 }
 
-// internMethod returns the constant for a known method name, so that the
-// name decoded from each command is not kept as a copy of its own.
-func internMethod(m string) string {
-	switch m {
-	case MethodPublish:
-		return MethodPublish
-	case MethodBroadcast:
-		return MethodBroadcast
-	case MethodHistory:
-		return MethodHistory
-	case MethodPresence:
-		return MethodPresence
+// publishParams decodes plain publish params at d.i into p.
+func (d *fastDecoder) publishParams(p *PublishParams) (*PublishParams, bool) {
+	if !d.open() {
+		return nil, false
 	}
-	return m
+	for {
+		key, end, ok := d.key()
+		switch {
+		case !ok:
+			return nil, false
+		case end:
+			if p.Channel == "" || len(p.Data) == 0 {
+				return nil, false
+			}
+			return p, true
+		}
+		switch string(key) {
+		case "channel":
+			ok = d.stringField(&p.Channel)
+		case "client":
+			ok = d.stringField(&p.Client)
+		case "uid":
+			ok = d.stringField(&p.UID)
+		case "data":
+			p.Data = d.raw()
+		default:
+			ok = !foldsTo(key, "channel", "client", "uid", "data")
+			d.raw()
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+}
+
+// methodField is stringField for the method name: a known name is its
+// constant, not a copy of its own.
+func (d *fastDecoder) methodField(dst *string) bool {
+	if d.peek() == 'n' {
+		d.i += len("null")
+		return true
+	}
+	start := d.i + 1
+	b, ok := d.plainBytes()
+	if !ok {
+		return false
+	}
+	switch string(b) {
+	case MethodPublish:
+		*dst = MethodPublish
+	case MethodBroadcast:
+		*dst = MethodBroadcast
+	case MethodHistory:
+		*dst = MethodHistory
+	case MethodPresence:
+		*dst = MethodPresence
+	default:
+		*dst = d.s[start : start+len(b)]
+	}
+	return true
 }

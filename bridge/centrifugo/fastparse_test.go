@@ -62,3 +62,32 @@ func TestDecodeFastTakesPlainBatches(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeCommands decodes a 100-command publish batch with the
+// fast path (as DecodeCommands does) and with encoding/json alone.
+func BenchmarkDecodeCommands(b *testing.B) {
+	body := []byte{'['}
+	for i := range 100 {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, `{"method":"publish","params":{"channel":"load-`...)
+		body = append(body, byte('0'+i%10))
+		body = append(body, `","data":{"text":"hello, publish path","n":12345}}}`...)
+	}
+	body = append(body, ']')
+	for _, c := range []struct {
+		name   string
+		decode func([]byte) ([]Command, error)
+	}{{"fast", DecodeCommands}, {"encoding-json", decodeSlow}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if cmds, err := c.decode(body); err != nil || len(cmds) != 100 {
+					b.Fatal(len(cmds), err)
+				}
+			}
+		})
+	}
+}
