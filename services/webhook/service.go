@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -92,6 +93,9 @@ type Service struct {
 	mu      sync.Mutex // guards endpoints, workers and persisting
 	eps     map[string]Endpoint
 	workers map[string]*worker
+	// numEps is len(eps), read without the lock: with no endpoint (the
+	// common case) Accept returns before it looks at the event.
+	numEps atomic.Int64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -316,6 +320,7 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint, hello bool
 		hellos = append(hellos, engine.WebhookPush{Endpoint: name, Body: body})
 	}
 	s.eps = next
+	s.numEps.Store(int64(len(next)))
 	if len(hellos) > 0 {
 		if err := s.push(ctx, hellos); err != nil {
 			return err
@@ -336,6 +341,9 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint, hello bool
 // queue holds it: an accepted event is delivered or dead-lettered, never
 // forgotten. The store shares one write among concurrent calls.
 func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
+	if s.numEps.Load() == 0 {
+		return nil
+	}
 	typ, ok := s.cfg.Encoding.Type(ev)
 	if !ok {
 		return nil
