@@ -144,79 +144,126 @@ func (w *worker) drain() {
 }
 
 // drainParallel is drain for an endpoint that accepts Parallel deliveries
-// at once: each batch read from the queue goes out with up to that many in
-// flight, and what is done is removed as far as it is done from the head
-// (an event still retrying holds back the removal of the ones after it,
-// not their delivery).
+// at once: a new event starts whenever one of the Parallel slots is free,
+// and what is done is removed from the queue as far as it is done from the
+// head (an event still retrying holds back the removal of the ones after
+// it, not their delivery; at most peekBatch events are out of the queue's
+// head at once).
 func (w *worker) drainParallel() {
 	store := w.s.cfg.Store
-	for w.ctx.Err() == nil {
-		items, err := store.WebhookPeek(w.ctx, w.name, peekBatch)
-		if err != nil || len(items) == 0 {
-			return
+	type flight struct {
+		id   uint64
+		done bool
+	}
+	var (
+		mu       sync.Mutex
+		window   []flight // launched and not yet removed, oldest first
+		launched uint64   // the last id started
+		running  int
+		wg       sync.WaitGroup
+		stopped  atomic.Bool
+	)
+	finished := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case finished <- struct{}{}:
+		default:
 		}
-		var mu sync.Mutex
-		done := make([]bool, len(items))
-		removed := 0 // items[:removed] are acknowledged
-		ack := func() bool {
-			mu.Lock()
-			n := removed
-			for n < len(items) && done[n] {
-				n++
-			}
-			if n == removed {
-				mu.Unlock()
-				return true
-			}
-			mu.Unlock()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.s.cfg.Timeout)
-			defer cancel()
-			if err := store.WebhookAck(ctx, w.name, items[n-1].ID); err != nil {
-				w.fail(fmt.Sprintf("queue unavailable: %v", err))
-				return false
-			}
-			mu.Lock()
-			removed = max(removed, n)
+	}
+	// ack removes the done prefix of the window.
+	ack := func() bool {
+		mu.Lock()
+		n := 0
+		for n < len(window) && window[n].done {
+			n++
+		}
+		if n == 0 {
 			mu.Unlock()
 			return true
 		}
-		slots := make(chan struct{}, w.ep.Parallel)
-		var wg sync.WaitGroup
-		var stopped atomic.Bool
-	launch:
-		for i, item := range items {
-			select {
-			case slots <- struct{}{}:
-			case <-w.ctx.Done():
-				break launch
-			}
-			if stopped.Load() {
-				<-slots
-				break
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-slots }()
-				if !w.deliver(item, ack) {
-					stopped.Store(true)
-					return
-				}
-				mu.Lock()
-				done[i] = true
-				mu.Unlock()
-			}()
-		}
-		wg.Wait()
-		if !ack() || stopped.Load() {
-			return
+		id := window[n-1].id
+		mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.s.cfg.Timeout)
+		defer cancel()
+		if err := store.WebhookAck(ctx, w.name, id); err != nil {
+			w.fail(fmt.Sprintf("queue unavailable: %v", err))
+			return false
 		}
 		mu.Lock()
-		all := removed == len(items)
-		mu.Unlock()
-		if !all {
-			return
+		for len(window) > 0 && window[0].id <= id {
+			window = window[1:]
 		}
+		mu.Unlock()
+		return true
+	}
+	defer func() {
+		wg.Wait()
+		ack()
+	}()
+	poll := time.NewTimer(w.s.cfg.Poll)
+	defer poll.Stop()
+	for w.ctx.Err() == nil && !stopped.Load() {
+		mu.Lock()
+		busy, inWindow := running, len(window)
+		mu.Unlock()
+		var next *engine.WebhookItem
+		if busy < w.ep.Parallel && inWindow < peekBatch {
+			items, err := store.WebhookPeek(w.ctx, w.name, inWindow+w.ep.Parallel)
+			if err != nil {
+				return
+			}
+			for i := range items {
+				if items[i].ID > launched {
+					next = &items[i]
+					break
+				}
+			}
+			if next == nil && busy == 0 {
+				return // the queue is empty
+			}
+		}
+		if next == nil {
+			// Every slot is busy, or nothing new is queued: wait for a
+			// delivery to end or for new events.
+			if !ack() {
+				return
+			}
+			select {
+			case <-w.ctx.Done():
+				return
+			case <-finished:
+			case <-w.wakeCh:
+			case <-poll.C:
+				poll.Reset(w.s.cfg.Poll)
+			}
+			continue
+		}
+		item := *next
+		launched = item.ID
+		mu.Lock()
+		window = append(window, flight{id: item.ID})
+		running++
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok := w.deliver(item, ack)
+			mu.Lock()
+			running--
+			if ok {
+				for i := range window {
+					if window[i].id == item.ID {
+						window[i].done = true
+						break
+					}
+				}
+			}
+			mu.Unlock()
+			if !ok {
+				stopped.Store(true)
+			}
+			signal()
+		}()
 	}
 }
 
