@@ -158,7 +158,9 @@ func (s *socket) connect(ctx context.Context, who identity, id string) *Error {
 	defer cancel()
 	_, closeFn, err := s.h.deps.Control.Connect(cctx, &pb.Session{Id: id, User: who.User, Face: Face}, &handlerOf{s})
 	switch {
-	case errors.Is(err, control.ErrDuplicateSession), status.Code(errors.Unwrap(err)) == codes.InvalidArgument:
+	case errors.Is(err, control.ErrDuplicateSession), status.Code(err) == codes.AlreadyExists:
+		// Held on this edge, or by a live session on any node (the core's
+		// directory refuses the id).
 		return errDuplicatedSession
 	case err != nil:
 		s.log.Warn("session not registered", "err", err)

@@ -128,6 +128,58 @@ func TestSessionCmdAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestDuplicateSessionAcrossNodes: a session id held by a live session on
+// another node is refused at login, as on the same node, and is free again
+// once that session ended.
+func TestDuplicateSessionAcrossNodes(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr)
+	redis := func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: addr, Prefix: prefix} }
+	a, b := start(t, redis), start(t, redis)
+	first := dial(t, a)
+	first.login(adminUser, adminPass, "shared-id")
+
+	second := dial(t, b)
+	tid := second.req("user", "login", map[string]any{"user": adminUser, "password": adminPass, "session_id": "shared-id"})
+	second.expect(fmt.Sprintf(`{"ack":%d}`, tid))
+	second.expect(fmt.Sprintf(`{"result":"error","tid":%d,"data":{"code":100034,"error":"Duplicated session id"}}`, tid))
+	if code := second.closed(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("close code %v", code)
+	}
+	// The refused login took nothing from the first session: it is still
+	// listed, on its node, and still gets its events.
+	tid = first.req("user", "get", map[string]any{"user": adminUser})
+	if got := first.next(); !strings.HasPrefix(got, fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"shared-id":{`, tid)) || strings.Count(got, `"type"`) != 1 {
+		t.Fatalf("user/get after the refused login: %s", got)
+	}
+	first.ok("session", "send_event", map[string]any{"session_id": "shared-id", "type": "still"})
+	if got := first.event(); got != `{"class":"core","subclass":"session_event","type":"still","obj_id":"shared-id"}` {
+		t.Fatalf("event after the refused login: %s", got)
+	}
+
+	// Once the first session has ended, the id may be used on the other node.
+	first.ws.Close(websocket.StatusNormalClosure, "")
+	dir := pb.NewDirectoryServiceClient(a.Conn)
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		r, err := dir.ListSessions(ctx, &pb.ListSessionsRequest{User: adminUser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Sessions) == 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("session still listed")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	third := dial(t, b)
+	third.login(adminUser, adminPass, "shared-id")
+}
+
 func TestSessionStop(t *testing.T) {
 	s := start(t, nil)
 	admin, u := dial(t, s), dial(t, s)
