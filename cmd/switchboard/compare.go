@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	sbbench "github.com/switchboard-hub/switchboard/cmd/switchboard/bench"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 // runCompare runs `switchboard bench compare`: the rows of the comparison

@@ -16,7 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 // Timing of a spawned server.
