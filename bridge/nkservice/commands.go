@@ -147,6 +147,7 @@ func (s *socket) login(ctx context.Context, f Frame) {
 		{Class: ClassCore, Subclass: SubclassSessionEvent, ObjID: id},
 	}})
 	s.reply(f.TID, mustJSON(map[string]string{"session_id": id}), nil)
+	s.pings.start(s.h.opts.PingInterval, s.ping)
 }
 
 // connect makes the socket a core session with the chosen id.
