@@ -83,6 +83,31 @@ func (s *socket) request(ctx context.Context, f Frame) {
 		e = errUnknownCommand(f.Cmd)
 	}
 	s.reply(f.TID, data, e)
+	if e == nil {
+		s.reportUnknown(cctx, f)
+	}
+}
+
+// reportUnknown tells the caller's session which keys of a command that
+// succeeded were not recognised (§3.2): the event
+// core/session_event/unrecognized_fields/<session> with body
+// {class, subclass, cmd, fields}, sent after the reply, as nkservice does.
+func (s *socket) reportUnknown(ctx context.Context, f Frame) {
+	fields := UnknownFields(f.Subclass, f.Cmd, f.Data)
+	if len(fields) == 0 {
+		return
+	}
+	body := mustJSON(struct {
+		Class    string   `json:"class"`
+		Subclass string   `json:"subclass"`
+		Cmd      string   `json:"cmd"`
+		Fields   []string `json:"fields"`
+	}{f.Class, f.Subclass, f.Cmd, fields})
+	ev := ToEvent(Sub{Class: ClassCore, Subclass: SubclassSessionEvent, Type: typeUnrecognized, ObjID: s.session}, body)
+	ev.To = &pb.Recipient{Session: s.session}
+	if _, err := s.h.deps.Hub.Send(ctx, &pb.SendRequest{Event: ev}); err != nil {
+		s.log.Warn("unrecognized_fields event not sent", "err", err)
+	}
 }
 
 // decode reads a command's data; unknown keys are accepted (§3.2).
@@ -350,6 +375,7 @@ func (s *socket) sessionCmd(f Frame) {
 			return
 		}
 		s.reply(f.TID, json.RawMessage(resp.GetData()), nil)
+		s.reportUnknown(ctx, f)
 	}()
 }
 
