@@ -99,6 +99,13 @@ func TestCommandShapes(t *testing.T) {
 		{`{"class":"core","subclass":"user","cmd":"get","data":{"user":7},"tid":20}`, `{"result":"error","tid":20,"data":{"code":100044,"error":"Syntax error: user"}}`},
 		{`{"class":"core","subclass":"user","cmd":"list","data":[],"tid":21}`, `{"result":"error","tid":21,"data":{"code":100044,"error":"Syntax error: data is not an object"}}`},
 		{`{"class":7,"cmd":"list","tid":22}`, `{"result":"error","tid":22,"data":{"code":100044,"error":"Syntax error: class is not a string"}}`},
+		{`{"class":"core","subclass":"session","cmd":"cmd","data":{"session_id":"s2","cmd":"x"},"tid":23}`, `{"result":"error","tid":23,"data":{"code":100045,"error":"Missing field: class"}}`},
+		{`{"class":"core","subclass":"session","cmd":"cmd","data":{"session_id":"s2","class":"a","cmd":"b","data":[1]},"tid":24}`, `{"result":"error","tid":24,"data":{"code":100044,"error":"Syntax error: data"}}`},
+		{`{"class":"core","subclass":"event","cmd":"unsubscribe","data":{"type":"t"},"tid":25}`, `{"result":"error","tid":25,"data":{"code":100045,"error":"Missing field: class"}}`},
+		{`{"class":"core","subclass":"user","cmd":"send_event","data":{"type":"t"},"tid":26}`, `{"result":"error","tid":26,"data":{"code":100045,"error":"Missing field: user"}}`},
+		{`{"class":"core","subclass":"session","cmd":"send_event","data":{"session_id":"nobody","type":"t","body":{"k":1}},"tid":27}`, `{"result":"ok","tid":27}`},
+		{`{"class":"core","subclass":"session","cmd":"stop","tid":28}`, `{"result":"error","tid":28,"data":{"code":100045,"error":"Missing field: session_id"}}`},
+		{`{"class":"core","subclass":"event","cmd":"send","data":{"subclass":"x"},"tid":29}`, `{"result":"error","tid":29,"data":{"code":100045,"error":"Missing field: class"}}`},
 	}
 	node := ""
 	for _, tc := range cases {
