@@ -75,7 +75,7 @@ SCALE              ?= 1
 REDIS              ?=
 COMPARE_FLAGS      ?=
 compare: build
-	@if ! "$(COMPARE_CACHE)/centrifugo" version 2>/dev/null | grep -q "$(CENTRIFUGO_VERSION)"; then \
+	@if ! $(GO) version -m "$(COMPARE_CACHE)/centrifugo" 2>/dev/null | grep -q "^\s*mod\s*github.com/centrifugal/centrifugo/v6\s*$(CENTRIFUGO_VERSION)\s"; then \
 	  echo "installing Centrifugo $(CENTRIFUGO_VERSION) into $(COMPARE_CACHE)"; \
 	  mkdir -p "$(COMPARE_CACHE)" && GOBIN="$(COMPARE_CACHE)" $(GO) install github.com/centrifugal/centrifugo/v6@$(CENTRIFUGO_VERSION); \
 	fi

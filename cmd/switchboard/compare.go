@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
+	"debug/buildinfo"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -61,9 +61,9 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cver, err := exec.Command(*centrifugo, "version").Output()
+	cver, err := centrifugoVersion(*centrifugo)
 	if err != nil {
-		return fmt.Errorf("%s version: %w", *centrifugo, err)
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,7 +109,7 @@ func runCompare(args []string, stdout, stderr io.Writer) error {
 		Date:               time.Now(),
 		Machine:            machine(),
 		Rounds:             *rounds,
-		CentrifugoVersion:  centrifugoVersion(string(cver)),
+		CentrifugoVersion:  cver,
 		SwitchboardVersion: app.Version,
 		SwitchboardFace:    *face,
 	}
@@ -132,14 +132,21 @@ func rowNames() []string {
 	return out
 }
 
-// centrifugoVersion picks "v6.9.1" out of `centrifugo version`'s line.
-func centrifugoVersion(out string) string {
-	for _, f := range strings.Fields(out) {
-		if strings.HasPrefix(f, "v") && strings.Count(f, ".") >= 2 {
-			return strings.TrimRight(f, ",()")
-		}
+// centrifugoVersion is the module version the binary was built from
+// (`go install ...@v6.9.1` records it; its own `version` command then
+// says v0.0.0, as the release's -ldflags are not applied).
+func centrifugoVersion(path string) (string, error) {
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("--centrifugo: %w", err)
 	}
-	return strings.TrimSpace(out)
+	bi, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--centrifugo %s: not a Go binary with build information: %w", path, err)
+	}
+	if !strings.HasPrefix(bi.Main.Path, "github.com/centrifugal/centrifugo") {
+		return "", fmt.Errorf("--centrifugo %s: built from %s, not Centrifugo", path, bi.Main.Path)
+	}
+	return bi.Main.Version, nil
 }
 
 // machine describes the processor, e.g. "2 cores (AMD EPYC 7B13), linux/amd64".

@@ -144,11 +144,8 @@ func newCentrifugoFace(t *target, _ *Options) (face, error) {
 	return &centrifugoFace{url: t.wsURL + "/connection/websocket", connect: string(cmd)}, nil
 }
 
-// Errors of the Centrifugo face.
-var (
-	ErrCentrifugoReply = errors.New("bench: centrifugo refused a command")
-	errPing            = errors.New("ping")
-)
+// ErrCentrifugoReply: Centrifugo refused a command of the set-up.
+var ErrCentrifugoReply = errors.New("bench: centrifugo refused a command")
 
 func (f *centrifugoFace) subscribe(ctx context.Context, channel string, t *tally) (*client, error) {
 	c, err := dialWS(ctx, f.url, nil)

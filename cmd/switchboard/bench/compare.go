@@ -260,7 +260,7 @@ type Comparison struct {
 func (c *Comparison) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured with `%s` on %s, %s.\n", c.Command, c.Date.UTC().Format("2006-01-02 15:04 MST"), c.Machine)
-	fmt.Fprintf(&b, "Centrifugo %s and Switchboard %s, each spawned fresh for every run, interleaved (Centrifugo, Switchboard) × %d rounds; "+
+	fmt.Fprintf(&b, "Centrifugo %s and Switchboard %s, each spawned fresh for every run, interleaved (Centrifugo, Switchboard) × %d round(s); "+
 		"the same load generator for both (`switchboard bench`: its own websocket client, subscribers on Centrifugo's JSON protocol and on Switchboard's %s face, "+
 		"publications through Centrifugo's `POST /api/publish` and Switchboard's Centrifugo v1 `POST /api/`); both with history 100 for 5 minutes and presence. "+
 		"Medians, range in brackets; CPU is the server's user+sys time from the first publication to the last delivery (with Redis: node B's, the subscribers' node) per million deliveries.\n\n",
@@ -343,7 +343,10 @@ type CompareOptions struct {
 	Face       string   // Switchboard's subscriber face
 	Redis      string   // a Redis for the Redis rows (loopback)
 	Timeout    time.Duration
-	Log        io.Writer // a line per run
+	// Settle, when positive, replaces the quiet time before memory
+	// readings (2 s for the idle rows, 0.5 s for the others).
+	Settle time.Duration
+	Log    io.Writer // a line per run
 	// JSON, when set, receives every run's report.
 	JSON func(row CompareRow, server string, round int, r *Report)
 }
@@ -404,12 +407,15 @@ func RunComparison(ctx context.Context, o CompareOptions, flush func() error) ([
 
 func runOptions(o CompareOptions, row CompareRow, server string) Options {
 	bo := Defaults()
-	bo.Scenario, bo.Clients, bo.Messages, bo.Publishers, bo.Rate = row.Scenario, row.Clients, row.Messages, row.Publishers, row.Rate
+	bo.Scenario, bo.Clients, bo.Messages, bo.Publishers, bo.Rate = row.Scenario, row.Clients, row.Messages, max(1, row.Publishers), row.Rate
 	bo.Timeout = o.Timeout
 	bo.Drain = 30 * time.Second
 	bo.Settle = 500 * time.Millisecond
 	if row.Scenario == ScenarioIdle {
 		bo.Settle = 2 * time.Second
+	}
+	if o.Settle > 0 {
+		bo.Settle = o.Settle
 	}
 	bo.DialConcurrency = 64
 	bo.Server = ServerOptions{Mode: ServerSpawn, Command: o.Command}

@@ -127,13 +127,13 @@ func TestRunComparison(t *testing.T) {
 	}
 	var lines strings.Builder
 	res, err := RunComparison(context.Background(), CompareOptions{
-		Rows: rows, Rounds: 2, Centrifugo: bin, Command: spawnSelf(t), Face: "drp", Timeout: time.Minute, Log: &lines,
+		Rows: rows, Rounds: 2, Centrifugo: bin, Command: spawnSelf(t), Face: "drp", Timeout: time.Minute, Settle: time.Millisecond, Log: &lines,
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res) != 3 || len(res[0].Centrifugo.Runs) != 2 || len(res[0].Switchboard.Runs) != 2 || len(res[2].Switchboard.Runs) != 2 {
-		t.Fatalf("results %+v\n%s", res, lines.String())
+		t.Fatalf("results: %d rows; runs %d %d %d\n%s", len(res), len(res[0].Centrifugo.Runs), len(res[0].Switchboard.Runs), len(res[2].Switchboard.Runs), lines.String())
 	}
 	if n := strings.Count(lines.String(), "\n"); n != 8 {
 		t.Errorf("%d runs logged, want 8 (idle and setup share theirs):\n%s", n, lines.String())

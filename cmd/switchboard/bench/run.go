@@ -53,6 +53,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		CPUs:       runtime.NumCPU(),
 		Started:    time.Now().UTC(),
 	}
+	if o.Server.Centrifugo != "" {
+		r.Publisher = "centrifugo POST /api/publish"
+	}
 	r.PayloadBytes = len(appendPayload(nil, time.Now().UnixNano(), int64(max(o.Messages-1, 0)), o.Pad))
 
 	need := uint64(o.Clients*fdsPerClient + fdsSpare)
