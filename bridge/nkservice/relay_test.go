@@ -158,26 +158,39 @@ func TestDuplicateSessionAcrossNodes(t *testing.T) {
 	}
 
 	// Once the first session has ended, the id may be used on the other node.
+	gone := sessionGone(t, b, "shared-id")
 	first.ws.Close(websocket.StatusNormalClosure, "")
-	dir := pb.NewDirectoryServiceClient(a.Conn)
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
-	for {
-		r, err := dir.ListSessions(ctx, &pb.ListSessionsRequest{User: adminUser})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(r.Sessions) == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("session still listed")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
+	gone()
 	third := dial(t, b)
 	third.login(adminUser, adminPass, "shared-id")
+}
+
+// sessionGone watches the core's session lifecycle events (through s); the
+// function it returns waits for the DISCONNECT of the session id, which
+// the core announces once the session has left the directory.
+func sessionGone(t *testing.T, s *apptest.Server, id string) func() {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	st, err := s.Hub.Subscribe(ctx, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"sys:sessions"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.Recv(); err != nil || m.GetSubscribed() == nil {
+		t.Fatalf("lifecycle subscription: %v, %v", m, err)
+	}
+	return func() {
+		t.Helper()
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				t.Fatalf("waiting for the end of session %s: %v", id, err)
+			}
+			if ev := m.GetEvent(); ev.GetKind() == pb.EventKind_EVENT_KIND_DISCONNECT && ev.GetPublisher().GetClient() == id {
+				return
+			}
+		}
+	}
 }
 
 func TestSessionStop(t *testing.T) {
@@ -185,26 +198,15 @@ func TestSessionStop(t *testing.T) {
 	admin, u := dial(t, s), dial(t, s)
 	admin.login(adminUser, adminPass, "adm")
 	u.login("bob", s.Token(t, "bob"), "bob1")
+	gone := sessionGone(t, s, "bob1")
 	tid := admin.req("session", "stop", map[string]any{"session_id": "bob1"})
 	admin.expect(fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"user":"bob"}}`, tid))
 	u.closed()
 	// The session is gone from the directory once its socket closed.
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
+	gone()
 	dir := pb.NewDirectoryServiceClient(s.Conn)
-	for {
-		r, err := dir.ListSessions(ctx, &pb.ListSessionsRequest{User: "bob"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(r.Sessions) == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("session still listed")
-		case <-time.After(10 * time.Millisecond):
-		}
+	if r, err := dir.ListSessions(context.Background(), &pb.ListSessionsRequest{User: "bob"}); err != nil || len(r.Sessions) != 0 {
+		t.Fatalf("sessions of bob after stop: %v, %v", r, err)
 	}
 }
 
