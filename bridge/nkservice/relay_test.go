@@ -297,3 +297,20 @@ func TestDirectoryREST(t *testing.T) {
 		t.Fatalf("without key: %d", resp2.StatusCode)
 	}
 }
+
+// TestUnansweredCommandClosesTarget: a relayed command is a server request
+// like any other: a target that neither answers nor acks it in time is
+// closed, and the caller gets "Session stop" at once, not a timeout.
+func TestUnansweredCommandClosesTarget(t *testing.T) {
+	s := start(t, func(c *app.Config) { c.NkService.ReplyTimeout = app.Duration(300 * time.Millisecond) })
+	caller, target := dial(t, s), dial(t, s)
+	caller.login(adminUser, adminPass, "caller")
+	target.login("bob", s.Token(t, "bob"), "target")
+	tid := caller.req("session", "cmd", map[string]any{"session_id": "target", "class": "app", "cmd": "ignored"})
+	caller.expect(fmt.Sprintf(`{"ack":%d}`, tid))
+	target.expect(`{"class":"app","cmd":"ignored","tid":1}`)
+	if code := target.closed(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("close code %v", code)
+	}
+	caller.expect(fmt.Sprintf(`{"result":"error","tid":%d,"data":{"code":100061,"error":"Session stop"}}`, tid))
+}
