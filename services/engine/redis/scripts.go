@@ -166,16 +166,22 @@ end
 return res
 `)
 
-// presenceAddScript puts a session in a channel, or refreshes it.
+// presenceAddScript puts a session in a channel, or refreshes it. With
+// ARGV[6] = "claim" a live entry of the same id is left as it is and 0
+// returned (ClaimPresence).
 //
 // KEYS: sessions hash, expiry sorted set, users hash, channel index.
-// ARGV: session id, user, entry, TTL ms, index member.
+// ARGV: session id, user, entry, TTL ms, index member[, "claim"].
+// Returns 1 when the entry was written.
 var presenceAddScript = rueidis.NewLuaScript(prelude + `
 local s, x, u, chans = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sid, user, ttl = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local now = now_ms()
 clean_presence(s, x, u, now)
 local prev = redis.call('HGET', s, sid)
+if prev and ARGV[6] == 'claim' then
+  return 0
+end
 if not prev then
   redis.call('HINCRBY', u, user, 1)
 elseif user_of(prev) ~= user then
