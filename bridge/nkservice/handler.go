@@ -27,6 +27,7 @@ const (
 	DefaultAckTimeout     = 180 * time.Second
 	DefaultCommandTimeout = 10 * time.Second
 	DefaultMaxPending     = 1024
+	DefaultIdleTimeout    = 30 * time.Second // api_server_timeout
 )
 
 // Options configure the face.
@@ -42,6 +43,13 @@ type Options struct {
 	ReplyTimeout, AckTimeout time.Duration
 	// CommandTimeout bounds a session/cmd relay.
 	CommandTimeout time.Duration
+	// IdleTimeout closes a socket that received no frame and was written
+	// none this long (0: DefaultIdleTimeout; negative: never).
+	IdleTimeout time.Duration
+	// PingInterval: logged-in sockets are sent core/ping at once and then
+	// at this interval, each to be answered like any server request
+	// (0: no pings, as in nkservice unless a service starts them).
+	PingInterval time.Duration
 	// MaxPending bounds unanswered server requests per socket; one more
 	// closes it as a slow consumer (client_queue_size).
 	MaxPending int
@@ -56,14 +64,16 @@ type Options struct {
 
 // Handler serves the NkSERVICE websocket.
 type Handler struct {
-	face   *bridge.Face // lifetime, logger, fan-out
-	deps   bridge.Deps
-	dir    pb.DirectoryServiceClient
-	fan    *fanout.Fanout
-	opts   Options
-	auth   authenticator
-	log    *slog.Logger
-	accept wsconn.AcceptOptions
+	face *bridge.Face // lifetime, logger, fan-out
+	// pingData is the data of every ping: {"time":<interval in seconds>}.
+	pingData json.RawMessage
+	deps     bridge.Deps
+	dir      pb.DirectoryServiceClient
+	fan      *fanout.Fanout
+	opts     Options
+	auth     authenticator
+	log      *slog.Logger
+	accept   wsconn.AcceptOptions
 }
 
 // New builds the face on deps (Hub, Sessions, Control, Fanout) and the
@@ -79,14 +89,20 @@ func New(deps bridge.Deps, dir pb.DirectoryServiceClient, opts Options) *Handler
 	if opts.CommandTimeout == 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
 	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	if opts.MaxPending == 0 {
 		opts.MaxPending = DefaultMaxPending
 	}
 	if opts.ReadLimit == 0 {
 		opts.ReadLimit = DefaultReadLimit
 	}
+	secs := int64((opts.PingInterval + time.Second - 1) / time.Second) // whole seconds, rounded up
 	return &Handler{
-		face: face, deps: deps, dir: dir, fan: face.Fan, opts: opts, log: face.Log,
+		face:     face,
+		pingData: mustJSON(map[string]int64{"time": secs}),
+		deps:     deps, dir: dir, fan: face.Fan, opts: opts, log: face.Log,
 		auth: authenticator{admins: opts.Admins, tokenSecret: opts.TokenSecret},
 		accept: face.Accept(wsconn.AcceptOptions{
 			OriginPatterns: opts.OriginPatterns,

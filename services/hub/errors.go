@@ -20,6 +20,7 @@ var (
 	errHistoryOff        = errors.New("history is not kept for this channel")
 	errPresenceOff       = errors.New("presence is not kept for this channel")
 	errSessionNotFound   = errors.New("session not found")
+	errSessionExists     = errors.New("session id in use by a live session")
 	errPermission        = errors.New("permission denied")
 	errNoAnswer          = errors.New("the session did not answer in time")
 	errNoCommands        = errors.New("the session's face takes no commands")
@@ -68,6 +69,8 @@ func (h *Hub) toStatus(err error) error {
 		return st.Err()
 	case errors.Is(err, errNamespaceNotFound), errors.Is(err, errSessionNotFound):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, errSessionExists):
+		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, errHistoryOff), errors.Is(err, errPresenceOff):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.As(err, new(*commandError)):
