@@ -157,3 +157,37 @@ func TestMoverStaysAndClears(t *testing.T) {
 		t.Fatalf("Move = %v, want the join's error", err)
 	}
 }
+
+// A socket that left its live group (Clear) while a previous one still
+// drains, and then joins that group again, holds two memberships of it
+// until the drain ends: each event of the group is sent once.
+func TestMoverRejoinWhileDrainingSendsOnce(t *testing.T) {
+	hub, client := startHub(t)
+	f := fanout.New(client, fanout.Options{})
+	sink := newMoverSink()
+	mv := f.NewMover("face", sink, time.Hour)
+
+	moveTo(t, mv, "a")
+	a := hub.nextStream(t)
+	moveTo(t, mv, "b") // a drains
+	b := hub.nextStream(t)
+	mv.Clear() // b is left at once; a still drains
+	b.waitDone(t)
+	moveTo(t, mv, "a") // the same group as the draining membership
+	a.publish(t, &pb.Event{Id: "1"})
+	a.publish(t, &pb.Event{Id: "2"})
+	// Barrier: the group hands 2 to its sinks after 1, so once 2 was sent
+	// to the socket, both memberships were offered 1.
+	for {
+		got := sink.waitFrames(t, 1)
+		if slices.Contains(got, "frame:2") {
+			if want := []string{"frame:1", "frame:2"}; !slices.Equal(got, want) {
+				t.Fatalf("sent %v, want %v", got, want)
+			}
+			break
+		}
+		sink.waitFrames(t, len(got)+1)
+	}
+	mv.Leave()
+	a.waitDone(t)
+}
