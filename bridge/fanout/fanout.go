@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/access"
@@ -78,6 +79,13 @@ type Fanout struct {
 	// section in which its last sink left, so a new sink opens a new group.
 	mu     sync.Mutex
 	groups map[groupKey]*group
+
+	// The multiplexed stream (mux.go): muxMu guards mux and serialises
+	// opening it with attaching groups to it.
+	muxMu   sync.Mutex
+	mux     *muxConn
+	nextSub atomic.Uint64 // subscription ids
+	noMux   atomic.Bool   // the hub has no SubscribeMux: a stream per group
 }
 
 type groupKey struct{ face, key string }
@@ -150,7 +158,7 @@ func (f *Fanout) leave(g *group, m *member) {
 		return
 	}
 	f.dropLocked(g)
-	g.cancel()
+	g.stop()
 }
 
 // dropLocked takes g out of the map (if it is still there) and empties it.

@@ -2012,7 +2012,7 @@ var File_switchboard_v1_hub_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\n" +
-	"\x18switchboard/v1/hub.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/access.proto\x1a\x1aswitchboard/v1/event.proto\"=\n" +
+	"\x18switchboard/v1/hub.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/access.proto\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/mux.proto\"=\n" +
 	"\x0ePublishRequest\x12+\n" +
 	"\x05event\x18\x01 \x01(\v2\x15.switchboard.v1.EventR\x05event\"]\n" +
 	"\x0fPublishResponse\x12\x0e\n" +
@@ -2146,7 +2146,7 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x06client\x18\x05 \x01(\tR\x06client\x12\x12\n" +
 	"\x04info\x18\x06 \x01(\tR\x04info\x12\x12\n" +
 	"\x04node\x18\a \x01(\tR\x04node\x12=\n" +
-	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\xbf\a\n" +
+	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\xa5\t\n" +
 	"\n" +
 	"HubService\x12J\n" +
 	"\aPublish\x12\x1e.switchboard.v1.PublishRequest\x1a\x1f.switchboard.v1.PublishResponse\x12P\n" +
@@ -2161,7 +2161,10 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\n" +
 	"Disconnect\x12!.switchboard.v1.DisconnectRequest\x1a\".switchboard.v1.DisconnectResponse\x12D\n" +
 	"\x05Stats\x12\x1c.switchboard.v1.StatsRequest\x1a\x1d.switchboard.v1.StatsResponse\x12A\n" +
-	"\x04Node\x12\x1b.switchboard.v1.NodeRequest\x1a\x1c.switchboard.v1.NodeResponseBIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
+	"\x04Node\x12\x1b.switchboard.v1.NodeRequest\x1a\x1c.switchboard.v1.NodeResponse\x12I\n" +
+	"\fSubscribeMux\x12\x1a.switchboard.v1.MuxRequest\x1a\x1b.switchboard.v1.MuxResponse0\x01\x12G\n" +
+	"\x06MuxAdd\x12\x1d.switchboard.v1.MuxAddRequest\x1a\x1e.switchboard.v1.MuxAddResponse\x12P\n" +
+	"\tMuxRemove\x12 .switchboard.v1.MuxRemoveRequest\x1a!.switchboard.v1.MuxRemoveResponseBIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
 
 var (
 	file_switchboard_v1_hub_proto_rawDescOnce sync.Once
@@ -2215,6 +2218,12 @@ var file_switchboard_v1_hub_proto_goTypes = []any{
 	(*Audience)(nil),              // 35: switchboard.v1.Audience
 	(*ChannelAudience)(nil),       // 36: switchboard.v1.ChannelAudience
 	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
+	(*MuxRequest)(nil),            // 38: switchboard.v1.MuxRequest
+	(*MuxAddRequest)(nil),         // 39: switchboard.v1.MuxAddRequest
+	(*MuxRemoveRequest)(nil),      // 40: switchboard.v1.MuxRemoveRequest
+	(*MuxResponse)(nil),           // 41: switchboard.v1.MuxResponse
+	(*MuxAddResponse)(nil),        // 42: switchboard.v1.MuxAddResponse
+	(*MuxRemoveResponse)(nil),     // 43: switchboard.v1.MuxRemoveResponse
 }
 var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	30, // 0: switchboard.v1.PublishRequest.event:type_name -> switchboard.v1.Event
@@ -2258,20 +2267,26 @@ var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	22, // 38: switchboard.v1.HubService.Disconnect:input_type -> switchboard.v1.DisconnectRequest
 	24, // 39: switchboard.v1.HubService.Stats:input_type -> switchboard.v1.StatsRequest
 	26, // 40: switchboard.v1.HubService.Node:input_type -> switchboard.v1.NodeRequest
-	1,  // 41: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
-	3,  // 42: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
-	5,  // 43: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
-	7,  // 44: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	12, // 45: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
-	14, // 46: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
-	16, // 47: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
-	18, // 48: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
-	21, // 49: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
-	23, // 50: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	25, // 51: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
-	27, // 52: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
-	41, // [41:53] is the sub-list for method output_type
-	29, // [29:41] is the sub-list for method input_type
+	38, // 41: switchboard.v1.HubService.SubscribeMux:input_type -> switchboard.v1.MuxRequest
+	39, // 42: switchboard.v1.HubService.MuxAdd:input_type -> switchboard.v1.MuxAddRequest
+	40, // 43: switchboard.v1.HubService.MuxRemove:input_type -> switchboard.v1.MuxRemoveRequest
+	1,  // 44: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
+	3,  // 45: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
+	5,  // 46: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
+	7,  // 47: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	12, // 48: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
+	14, // 49: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
+	16, // 50: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
+	18, // 51: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
+	21, // 52: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
+	23, // 53: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	25, // 54: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
+	27, // 55: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
+	41, // 56: switchboard.v1.HubService.SubscribeMux:output_type -> switchboard.v1.MuxResponse
+	42, // 57: switchboard.v1.HubService.MuxAdd:output_type -> switchboard.v1.MuxAddResponse
+	43, // 58: switchboard.v1.HubService.MuxRemove:output_type -> switchboard.v1.MuxRemoveResponse
+	44, // [44:59] is the sub-list for method output_type
+	29, // [29:44] is the sub-list for method input_type
 	29, // [29:29] is the sub-list for extension type_name
 	29, // [29:29] is the sub-list for extension extendee
 	0,  // [0:29] is the sub-list for field type_name
@@ -2284,6 +2299,7 @@ func file_switchboard_v1_hub_proto_init() {
 	}
 	file_switchboard_v1_access_proto_init()
 	file_switchboard_v1_event_proto_init()
+	file_switchboard_v1_mux_proto_init()
 	file_switchboard_v1_hub_proto_msgTypes[7].OneofWrappers = []any{
 		(*SubscribeResponse_Subscribed)(nil),
 		(*SubscribeResponse_Event)(nil),

@@ -1,0 +1,325 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/access"
+)
+
+// The multiplexed stream (HubService.SubscribeMux, mux.proto). Every group
+// of a Fanout that needs no stream of its own is one subscription of one
+// shared upstream stream: the group's first Subscribe adds it (MuxAdd), the
+// last cancel removes it (MuxRemove). One goroutine reads the stream and,
+// for each event, finds the groups by the subscription ids the event
+// carries, encodes the event once per group and hands the frame to the
+// group's sinks, which never block it. A group thus costs a map entry, not
+// a stream, a goroutine and two queues.
+//
+// The mux opens with its first group and closes with its last, so a Fanout
+// with no sinks holds nothing. When the stream fails, every group on it
+// ends (its sinks get UpstreamClosed) and the next Subscribe opens a new
+// one. A hub that does not know SubscribeMux (an older core) is served
+// with a stream per group, as before.
+
+// errNoMux: the hub does not offer multiplexed streams.
+var errNoMux = errors.New("fanout: the hub has no multiplexed streams")
+
+// muxConn is one open multiplexed stream.
+type muxConn struct {
+	f      *Fanout
+	id     string
+	ctx    context.Context // the stream's; cancelled when the mux closes
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the mux ended; err is then set
+	err    error
+
+	mu     sync.RWMutex
+	groups map[uint64]*group // by subscription id; guarded by mu
+
+	rmu      sync.Mutex
+	removing []uint64 // subscriptions to remove, sent by one goroutine
+	removes  bool     // that goroutine runs
+}
+
+// attach registers g on the open mux, opening one if needed.
+func (f *Fanout) attach(g *group) (*muxConn, error) {
+	f.muxMu.Lock()
+	defer f.muxMu.Unlock()
+	if f.mux == nil {
+		m, err := f.openMux(g.ctx)
+		if err != nil {
+			return nil, err
+		}
+		f.mux = m
+	}
+	m := f.mux
+	g.sub = f.nextSub.Add(1)
+	g.mux = m
+	m.mu.Lock()
+	m.groups[g.sub] = g
+	m.mu.Unlock()
+	return m, nil
+}
+
+// detach takes g off its mux; the hub is told when g's subscription was
+// live there (runMux removes it otherwise). The last group closes the mux.
+func (f *Fanout) detach(g *group) {
+	m := g.mux
+	f.muxMu.Lock()
+	defer f.muxMu.Unlock()
+	m.mu.Lock()
+	if m.groups[g.sub] == g {
+		delete(m.groups, g.sub)
+	}
+	empty := len(m.groups) == 0
+	m.mu.Unlock()
+	if empty {
+		if f.mux == m {
+			f.mux = nil
+		}
+		m.cancel() // the hub drops every subscription of the stream
+		return
+	}
+	if g.confirmed.Load() {
+		m.remove(g.sub)
+	}
+}
+
+func (f *Fanout) openMux(ctx context.Context) (*muxConn, error) {
+	if f.noMux.Load() {
+		return nil, errNoMux
+	}
+	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stream, err := f.hub.SubscribeMux(mctx, &pb.MuxRequest{})
+	if err == nil {
+		var first *pb.MuxResponse
+		for first, err = stream.Recv(); err == nil && first.GetHeartbeat() != nil; first, err = stream.Recv() {
+		}
+		if err == nil && first.GetOpened() == nil {
+			err = ErrProtocol
+		}
+		if err == nil {
+			m := &muxConn{
+				f:      f,
+				id:     first.GetOpened().GetMuxId(),
+				ctx:    mctx,
+				cancel: cancel,
+				done:   make(chan struct{}),
+				groups: make(map[uint64]*group),
+			}
+			go m.read(stream)
+			return m, nil
+		}
+	}
+	cancel()
+	if status.Code(err) == codes.Unimplemented {
+		f.noMux.Store(true)
+		f.log.Info("hub has no multiplexed streams: one upstream stream per filter set")
+		return nil, errNoMux
+	}
+	if errors.Is(err, io.EOF) {
+		err = ErrUpstreamEnded
+	}
+	return nil, err
+}
+
+type muxStream interface {
+	Recv() (*pb.MuxResponse, error)
+}
+
+// read demultiplexes the stream until it ends.
+func (m *muxConn) read(stream muxStream) {
+	metrics := metricsFor("mux")
+	metrics.streams.Inc()
+	defer metrics.streams.Dec()
+	var targets []*group
+	for {
+		msg, err := stream.Recv()
+		if err != nil {
+			m.fail(err)
+			return
+		}
+		items := msg.GetBatch().GetItems()
+		if len(items) == 0 {
+			continue // heartbeat
+		}
+		// Resolve every subscription of the batch under one read lock;
+		// deliver without it (a sink may cancel from Deliver).
+		targets = targets[:0]
+		m.mu.RLock()
+		for _, it := range items {
+			for _, id := range it.GetSubscriptions() {
+				targets = append(targets, m.groups[id])
+			}
+		}
+		m.mu.RUnlock()
+		i := 0
+		for _, it := range items {
+			ids := it.GetSubscriptions()
+			gs := targets[i : i+len(ids)]
+			i += len(ids)
+			if ev := it.GetEvent(); ev != nil {
+				for _, g := range gs {
+					if g != nil && g.confirmed.Load() {
+						g.deliverOne(ev, it.GetAudience())
+					}
+				}
+				continue
+			}
+			if end := it.GetEnded(); end != nil {
+				err := endedError(end)
+				for _, g := range gs {
+					if g != nil {
+						g.upstreamEnded(err)
+					}
+				}
+			}
+		}
+		clear(targets)
+	}
+}
+
+// endedError rebuilds the status a Subscribe stream would have ended with.
+func endedError(e *pb.MuxEnded) error {
+	st := status.New(codes.Code(e.GetCode()), e.GetMessage())
+	if e.GetGap() != nil {
+		if d, err := st.WithDetails(e.GetGap()); err == nil {
+			st = d
+		}
+	}
+	return st.Err()
+}
+
+// fail ends the mux: every live group on it ends; groups still being added
+// see their MuxAdd fail (or find the mux ended, runMux).
+func (m *muxConn) fail(err error) {
+	if errors.Is(err, io.EOF) {
+		err = ErrUpstreamEnded
+	}
+	m.err = err
+	close(m.done)
+	f := m.f
+	f.muxMu.Lock()
+	if f.mux == m {
+		f.mux = nil
+	}
+	f.muxMu.Unlock()
+	m.cancel()
+	// A mux closed by its last group has none left to tell.
+	m.mu.RLock()
+	groups := make([]*group, 0, len(m.groups))
+	for _, g := range m.groups {
+		if g.confirmed.Load() {
+			groups = append(groups, g)
+		}
+	}
+	m.mu.RUnlock()
+	for _, g := range groups {
+		g.upstreamEnded(err)
+	}
+}
+
+// ended reports whether the mux has failed.
+func (m *muxConn) ended() bool {
+	select {
+	case <-m.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// remove queues the removal of a subscription; one goroutine at a time
+// sends the queued ones in one MuxRemove.
+func (m *muxConn) remove(sub uint64) {
+	m.rmu.Lock()
+	defer m.rmu.Unlock()
+	m.removing = append(m.removing, sub)
+	if !m.removes {
+		m.removes = true
+		go m.sendRemoves()
+	}
+}
+
+func (m *muxConn) sendRemoves() {
+	for {
+		m.rmu.Lock()
+		subs := m.removing
+		m.removing = nil
+		if len(subs) == 0 || m.ctx.Err() != nil {
+			m.removes = false
+			m.rmu.Unlock()
+			return
+		}
+		m.rmu.Unlock()
+		if _, err := m.f.hub.MuxRemove(m.ctx, &pb.MuxRemoveRequest{MuxId: m.id, Subscriptions: subs}); err != nil && m.ctx.Err() == nil {
+			// The subscriptions stay on the stream; their events are
+			// dropped here, as they belong to no group.
+			m.f.log.Warn("upstream subscriptions not removed", "subscriptions", len(subs), "err", err)
+		}
+	}
+}
+
+// runMux makes g a subscription of the mux and confirms it.
+func (g *group) runMux(req *pb.SubscribeRequest) {
+	m, err := g.f.attach(g)
+	if errors.Is(err, errNoMux) {
+		g.run(req)
+		return
+	}
+	if err != nil {
+		g.failOpen(err)
+		return
+	}
+	resp, err := g.f.hub.MuxAdd(g.ctx, &pb.MuxAddRequest{MuxId: m.id, Subscription: g.sub, Filters: req.GetFilters()})
+	if err != nil {
+		g.failOpen(err)
+		return
+	}
+	for _, ca := range resp.GetAudiences() {
+		if g.audiences == nil {
+			g.audiences = make(map[string]*pb.Audience)
+		}
+		g.audiences[ca.GetChannel()] = ca.GetAudience()
+	}
+	g.confirmed.Store(true)
+	if g.ctx.Err() != nil {
+		// Its last sink left while it was being added (detach saw it not
+		// live yet): remove it now.
+		m.remove(g.sub)
+	}
+	close(g.ready)
+	if m.ended() {
+		g.upstreamEnded(m.err)
+	}
+}
+
+// deliverOne encodes ev once and hands it to every member of the current
+// snapshot whose reader the audience admits.
+func (g *group) deliverOne(ev *pb.Event, aud *pb.Audience) {
+	members := *g.snapshot.Load()
+	if len(members) == 0 {
+		return
+	}
+	frame, err := g.enc(ev)
+	if err != nil {
+		g.f.log.Warn("event not encoded; skipped", "face", g.key.face, "channel", ev.GetChannel(), "id", ev.GetId(), "err", err)
+		return
+	}
+	n := 0
+	for _, m := range members {
+		if m.removed.Load() || !access.Admits(aud, m.reader) {
+			continue
+		}
+		m.sink.Deliver(ev, frame)
+		n++
+	}
+	g.metrics.delivered.Add(float64(n))
+}
