@@ -97,9 +97,9 @@ func (f *Fanout) openMux(ctx context.Context) (*muxConn, error) {
 		return nil, errNoMux
 	}
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stream, err := f.hub.SubscribeMux(mctx, &pb.MuxRequest{})
+	stream, err := f.hub.SubscribeMux(mctx, &pb.SubscribeMuxRequest{})
 	if err == nil {
-		var first *pb.MuxResponse
+		var first *pb.SubscribeMuxResponse
 		for first, err = stream.Recv(); err == nil && first.GetHeartbeat() != nil; first, err = stream.Recv() {
 		}
 		if err == nil && first.GetOpened() == nil {
@@ -131,7 +131,7 @@ func (f *Fanout) openMux(ctx context.Context) (*muxConn, error) {
 }
 
 type muxStream interface {
-	Recv() (*pb.MuxResponse, error)
+	Recv() (*pb.SubscribeMuxResponse, error)
 }
 
 // read demultiplexes the stream until it ends.

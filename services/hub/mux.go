@@ -90,7 +90,7 @@ func (r *muxRegistry) drop(m *mux) {
 }
 
 // SubscribeMux implements pb.HubServiceServer.
-func (s *HubServer) SubscribeMux(_ *pb.MuxRequest, srv pb.HubService_SubscribeMuxServer) error {
+func (s *HubServer) SubscribeMux(_ *pb.SubscribeMuxRequest, srv pb.HubService_SubscribeMuxServer) error {
 	h := s.h
 	ctx := srv.Context()
 	id := auth.FromContext(ctx)
@@ -108,7 +108,7 @@ func (s *HubServer) SubscribeMux(_ *pb.MuxRequest, srv pb.HubService_SubscribeMu
 	}
 	h.muxes.put(m)
 	defer h.closeMux(m)
-	opened := &pb.MuxResponse{Payload: &pb.MuxResponse_Opened{Opened: &pb.MuxOpened{MuxId: m.id, Node: h.node.Id}}}
+	opened := &pb.SubscribeMuxResponse{Payload: &pb.SubscribeMuxResponse_Opened{Opened: &pb.MuxOpened{MuxId: m.id, Node: h.node.Id}}}
 	if err := srv.Send(opened); err != nil {
 		return err
 	}
@@ -154,13 +154,13 @@ func (h *Hub) pumpMux(ctx context.Context, m *mux, srv pb.HubService_SubscribeMu
 			if len(items) == 0 {
 				continue
 			}
-			if err := srv.Send(&pb.MuxResponse{Payload: &pb.MuxResponse_Batch{Batch: &pb.MuxBatch{Items: items}}}); err != nil {
+			if err := srv.Send(&pb.SubscribeMuxResponse{Payload: &pb.SubscribeMuxResponse_Batch{Batch: &pb.MuxBatch{Items: items}}}); err != nil {
 				return err
 			}
 			idle = false
 		case <-tick.C:
 			if idle {
-				hb := &pb.MuxResponse{Payload: &pb.MuxResponse_Heartbeat{Heartbeat: timestamppb.Now()}}
+				hb := &pb.SubscribeMuxResponse{Payload: &pb.SubscribeMuxResponse_Heartbeat{Heartbeat: timestamppb.Now()}}
 				if err := srv.Send(hb); err != nil {
 					return err
 				}

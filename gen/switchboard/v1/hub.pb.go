@@ -2146,7 +2146,7 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x06client\x18\x05 \x01(\tR\x06client\x12\x12\n" +
 	"\x04info\x18\x06 \x01(\tR\x04info\x12\x12\n" +
 	"\x04node\x18\a \x01(\tR\x04node\x12=\n" +
-	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\xa5\t\n" +
+	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\xb7\t\n" +
 	"\n" +
 	"HubService\x12J\n" +
 	"\aPublish\x12\x1e.switchboard.v1.PublishRequest\x1a\x1f.switchboard.v1.PublishResponse\x12P\n" +
@@ -2161,8 +2161,8 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\n" +
 	"Disconnect\x12!.switchboard.v1.DisconnectRequest\x1a\".switchboard.v1.DisconnectResponse\x12D\n" +
 	"\x05Stats\x12\x1c.switchboard.v1.StatsRequest\x1a\x1d.switchboard.v1.StatsResponse\x12A\n" +
-	"\x04Node\x12\x1b.switchboard.v1.NodeRequest\x1a\x1c.switchboard.v1.NodeResponse\x12I\n" +
-	"\fSubscribeMux\x12\x1a.switchboard.v1.MuxRequest\x1a\x1b.switchboard.v1.MuxResponse0\x01\x12G\n" +
+	"\x04Node\x12\x1b.switchboard.v1.NodeRequest\x1a\x1c.switchboard.v1.NodeResponse\x12[\n" +
+	"\fSubscribeMux\x12#.switchboard.v1.SubscribeMuxRequest\x1a$.switchboard.v1.SubscribeMuxResponse0\x01\x12G\n" +
 	"\x06MuxAdd\x12\x1d.switchboard.v1.MuxAddRequest\x1a\x1e.switchboard.v1.MuxAddResponse\x12P\n" +
 	"\tMuxRemove\x12 .switchboard.v1.MuxRemoveRequest\x1a!.switchboard.v1.MuxRemoveResponseBIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
 
@@ -2218,10 +2218,10 @@ var file_switchboard_v1_hub_proto_goTypes = []any{
 	(*Audience)(nil),              // 35: switchboard.v1.Audience
 	(*ChannelAudience)(nil),       // 36: switchboard.v1.ChannelAudience
 	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
-	(*MuxRequest)(nil),            // 38: switchboard.v1.MuxRequest
+	(*SubscribeMuxRequest)(nil),   // 38: switchboard.v1.SubscribeMuxRequest
 	(*MuxAddRequest)(nil),         // 39: switchboard.v1.MuxAddRequest
 	(*MuxRemoveRequest)(nil),      // 40: switchboard.v1.MuxRemoveRequest
-	(*MuxResponse)(nil),           // 41: switchboard.v1.MuxResponse
+	(*SubscribeMuxResponse)(nil),  // 41: switchboard.v1.SubscribeMuxResponse
 	(*MuxAddResponse)(nil),        // 42: switchboard.v1.MuxAddResponse
 	(*MuxRemoveResponse)(nil),     // 43: switchboard.v1.MuxRemoveResponse
 }
@@ -2267,7 +2267,7 @@ var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	22, // 38: switchboard.v1.HubService.Disconnect:input_type -> switchboard.v1.DisconnectRequest
 	24, // 39: switchboard.v1.HubService.Stats:input_type -> switchboard.v1.StatsRequest
 	26, // 40: switchboard.v1.HubService.Node:input_type -> switchboard.v1.NodeRequest
-	38, // 41: switchboard.v1.HubService.SubscribeMux:input_type -> switchboard.v1.MuxRequest
+	38, // 41: switchboard.v1.HubService.SubscribeMux:input_type -> switchboard.v1.SubscribeMuxRequest
 	39, // 42: switchboard.v1.HubService.MuxAdd:input_type -> switchboard.v1.MuxAddRequest
 	40, // 43: switchboard.v1.HubService.MuxRemove:input_type -> switchboard.v1.MuxRemoveRequest
 	1,  // 44: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
@@ -2282,7 +2282,7 @@ var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	23, // 53: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
 	25, // 54: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
 	27, // 55: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
-	41, // 56: switchboard.v1.HubService.SubscribeMux:output_type -> switchboard.v1.MuxResponse
+	41, // 56: switchboard.v1.HubService.SubscribeMux:output_type -> switchboard.v1.SubscribeMuxResponse
 	42, // 57: switchboard.v1.HubService.MuxAdd:output_type -> switchboard.v1.MuxAddResponse
 	43, // 58: switchboard.v1.HubService.MuxRemove:output_type -> switchboard.v1.MuxRemoveResponse
 	44, // [44:59] is the sub-list for method output_type

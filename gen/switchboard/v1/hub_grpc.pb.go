@@ -82,7 +82,7 @@ type HubServiceClient interface {
 	// SubscribeMux opens a multiplexed stream for a bridge (mux.proto): one
 	// stream for the subscriptions of many sockets, added and removed while it
 	// runs. Needs an api key. The first message is `opened`.
-	SubscribeMux(ctx context.Context, in *MuxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MuxResponse], error)
+	SubscribeMux(ctx context.Context, in *SubscribeMuxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeMuxResponse], error)
 	// MuxAdd adds a subscription to a live multiplexed stream and returns once
 	// it is live: no matching event published afterwards is missed. The
 	// filters get the checks of Subscribe. NOT_FOUND when the stream is gone.
@@ -228,13 +228,13 @@ func (c *hubServiceClient) Node(ctx context.Context, in *NodeRequest, opts ...gr
 	return out, nil
 }
 
-func (c *hubServiceClient) SubscribeMux(ctx context.Context, in *MuxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[MuxResponse], error) {
+func (c *hubServiceClient) SubscribeMux(ctx context.Context, in *SubscribeMuxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeMuxResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &HubService_ServiceDesc.Streams[1], HubService_SubscribeMux_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[MuxRequest, MuxResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[SubscribeMuxRequest, SubscribeMuxResponse]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -245,7 +245,7 @@ func (c *hubServiceClient) SubscribeMux(ctx context.Context, in *MuxRequest, opt
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type HubService_SubscribeMuxClient = grpc.ServerStreamingClient[MuxResponse]
+type HubService_SubscribeMuxClient = grpc.ServerStreamingClient[SubscribeMuxResponse]
 
 func (c *hubServiceClient) MuxAdd(ctx context.Context, in *MuxAddRequest, opts ...grpc.CallOption) (*MuxAddResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
@@ -313,7 +313,7 @@ type HubServiceServer interface {
 	// SubscribeMux opens a multiplexed stream for a bridge (mux.proto): one
 	// stream for the subscriptions of many sockets, added and removed while it
 	// runs. Needs an api key. The first message is `opened`.
-	SubscribeMux(*MuxRequest, grpc.ServerStreamingServer[MuxResponse]) error
+	SubscribeMux(*SubscribeMuxRequest, grpc.ServerStreamingServer[SubscribeMuxResponse]) error
 	// MuxAdd adds a subscription to a live multiplexed stream and returns once
 	// it is live: no matching event published afterwards is missed. The
 	// filters get the checks of Subscribe. NOT_FOUND when the stream is gone.
@@ -366,7 +366,7 @@ func (UnimplementedHubServiceServer) Stats(context.Context, *StatsRequest) (*Sta
 func (UnimplementedHubServiceServer) Node(context.Context, *NodeRequest) (*NodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Node not implemented")
 }
-func (UnimplementedHubServiceServer) SubscribeMux(*MuxRequest, grpc.ServerStreamingServer[MuxResponse]) error {
+func (UnimplementedHubServiceServer) SubscribeMux(*SubscribeMuxRequest, grpc.ServerStreamingServer[SubscribeMuxResponse]) error {
 	return status.Error(codes.Unimplemented, "method SubscribeMux not implemented")
 }
 func (UnimplementedHubServiceServer) MuxAdd(context.Context, *MuxAddRequest) (*MuxAddResponse, error) {
@@ -606,15 +606,15 @@ func _HubService_Node_Handler(srv interface{}, ctx context.Context, dec func(int
 }
 
 func _HubService_SubscribeMux_Handler(srv interface{}, stream grpc.ServerStream) error {
-	m := new(MuxRequest)
+	m := new(SubscribeMuxRequest)
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(HubServiceServer).SubscribeMux(m, &grpc.GenericServerStream[MuxRequest, MuxResponse]{ServerStream: stream})
+	return srv.(HubServiceServer).SubscribeMux(m, &grpc.GenericServerStream[SubscribeMuxRequest, SubscribeMuxResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type HubService_SubscribeMuxServer = grpc.ServerStreamingServer[MuxResponse]
+type HubService_SubscribeMuxServer = grpc.ServerStreamingServer[SubscribeMuxResponse]
 
 func _HubService_MuxAdd_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(MuxAddRequest)

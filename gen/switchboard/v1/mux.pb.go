@@ -22,27 +22,27 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// MuxRequest opens a multiplexed stream. Needs an api key.
-type MuxRequest struct {
+// SubscribeMuxRequest opens a multiplexed stream. Needs an api key.
+type SubscribeMuxRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *MuxRequest) Reset() {
-	*x = MuxRequest{}
+func (x *SubscribeMuxRequest) Reset() {
+	*x = SubscribeMuxRequest{}
 	mi := &file_switchboard_v1_mux_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *MuxRequest) String() string {
+func (x *SubscribeMuxRequest) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*MuxRequest) ProtoMessage() {}
+func (*SubscribeMuxRequest) ProtoMessage() {}
 
-func (x *MuxRequest) ProtoReflect() protoreflect.Message {
+func (x *SubscribeMuxRequest) ProtoReflect() protoreflect.Message {
 	mi := &file_switchboard_v1_mux_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -54,40 +54,40 @@ func (x *MuxRequest) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use MuxRequest.ProtoReflect.Descriptor instead.
-func (*MuxRequest) Descriptor() ([]byte, []int) {
+// Deprecated: Use SubscribeMuxRequest.ProtoReflect.Descriptor instead.
+func (*SubscribeMuxRequest) Descriptor() ([]byte, []int) {
 	return file_switchboard_v1_mux_proto_rawDescGZIP(), []int{0}
 }
 
-// MuxResponse is one message of a multiplexed stream.
-type MuxResponse struct {
+// SubscribeMuxResponse is one message of a multiplexed stream.
+type SubscribeMuxResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// What this message carries.
 	//
 	// Types that are valid to be assigned to Payload:
 	//
-	//	*MuxResponse_Opened
-	//	*MuxResponse_Batch
-	//	*MuxResponse_Heartbeat
-	Payload       isMuxResponse_Payload `protobuf_oneof:"payload"`
+	//	*SubscribeMuxResponse_Opened
+	//	*SubscribeMuxResponse_Batch
+	//	*SubscribeMuxResponse_Heartbeat
+	Payload       isSubscribeMuxResponse_Payload `protobuf_oneof:"payload"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *MuxResponse) Reset() {
-	*x = MuxResponse{}
+func (x *SubscribeMuxResponse) Reset() {
+	*x = SubscribeMuxResponse{}
 	mi := &file_switchboard_v1_mux_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *MuxResponse) String() string {
+func (x *SubscribeMuxResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*MuxResponse) ProtoMessage() {}
+func (*SubscribeMuxResponse) ProtoMessage() {}
 
-func (x *MuxResponse) ProtoReflect() protoreflect.Message {
+func (x *SubscribeMuxResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_switchboard_v1_mux_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -99,70 +99,70 @@ func (x *MuxResponse) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use MuxResponse.ProtoReflect.Descriptor instead.
-func (*MuxResponse) Descriptor() ([]byte, []int) {
+// Deprecated: Use SubscribeMuxResponse.ProtoReflect.Descriptor instead.
+func (*SubscribeMuxResponse) Descriptor() ([]byte, []int) {
 	return file_switchboard_v1_mux_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *MuxResponse) GetPayload() isMuxResponse_Payload {
+func (x *SubscribeMuxResponse) GetPayload() isSubscribeMuxResponse_Payload {
 	if x != nil {
 		return x.Payload
 	}
 	return nil
 }
 
-func (x *MuxResponse) GetOpened() *MuxOpened {
+func (x *SubscribeMuxResponse) GetOpened() *MuxOpened {
 	if x != nil {
-		if x, ok := x.Payload.(*MuxResponse_Opened); ok {
+		if x, ok := x.Payload.(*SubscribeMuxResponse_Opened); ok {
 			return x.Opened
 		}
 	}
 	return nil
 }
 
-func (x *MuxResponse) GetBatch() *MuxBatch {
+func (x *SubscribeMuxResponse) GetBatch() *MuxBatch {
 	if x != nil {
-		if x, ok := x.Payload.(*MuxResponse_Batch); ok {
+		if x, ok := x.Payload.(*SubscribeMuxResponse_Batch); ok {
 			return x.Batch
 		}
 	}
 	return nil
 }
 
-func (x *MuxResponse) GetHeartbeat() *timestamppb.Timestamp {
+func (x *SubscribeMuxResponse) GetHeartbeat() *timestamppb.Timestamp {
 	if x != nil {
-		if x, ok := x.Payload.(*MuxResponse_Heartbeat); ok {
+		if x, ok := x.Payload.(*SubscribeMuxResponse_Heartbeat); ok {
 			return x.Heartbeat
 		}
 	}
 	return nil
 }
 
-type isMuxResponse_Payload interface {
-	isMuxResponse_Payload()
+type isSubscribeMuxResponse_Payload interface {
+	isSubscribeMuxResponse_Payload()
 }
 
-type MuxResponse_Opened struct {
+type SubscribeMuxResponse_Opened struct {
 	// The stream is open: first message of every stream.
 	Opened *MuxOpened `protobuf:"bytes,1,opt,name=opened,proto3,oneof"`
 }
 
-type MuxResponse_Batch struct {
+type SubscribeMuxResponse_Batch struct {
 	// Events and subscription ends, in the order they happened.
 	Batch *MuxBatch `protobuf:"bytes,2,opt,name=batch,proto3,oneof"`
 }
 
-type MuxResponse_Heartbeat struct {
+type SubscribeMuxResponse_Heartbeat struct {
 	// Server time, sent when the stream has been idle for the heartbeat
 	// interval.
 	Heartbeat *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=heartbeat,proto3,oneof"`
 }
 
-func (*MuxResponse_Opened) isMuxResponse_Payload() {}
+func (*SubscribeMuxResponse_Opened) isSubscribeMuxResponse_Payload() {}
 
-func (*MuxResponse_Batch) isMuxResponse_Payload() {}
+func (*SubscribeMuxResponse_Batch) isSubscribeMuxResponse_Payload() {}
 
-func (*MuxResponse_Heartbeat) isMuxResponse_Payload() {}
+func (*SubscribeMuxResponse_Heartbeat) isSubscribeMuxResponse_Payload() {}
 
 // MuxOpened names a multiplexed stream.
 type MuxOpened struct {
@@ -651,10 +651,9 @@ var File_switchboard_v1_mux_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_mux_proto_rawDesc = "" +
 	"\n" +
-	"\x18switchboard/v1/mux.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/access.proto\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/gap.proto\"\f\n" +
-	"\n" +
-	"MuxRequest\"\xbb\x01\n" +
-	"\vMuxResponse\x123\n" +
+	"\x18switchboard/v1/mux.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/access.proto\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/gap.proto\"\x15\n" +
+	"\x13SubscribeMuxRequest\"\xc4\x01\n" +
+	"\x14SubscribeMuxResponse\x123\n" +
 	"\x06opened\x18\x01 \x01(\v2\x19.switchboard.v1.MuxOpenedH\x00R\x06opened\x120\n" +
 	"\x05batch\x18\x02 \x01(\v2\x18.switchboard.v1.MuxBatchH\x00R\x05batch\x12:\n" +
 	"\theartbeat\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampH\x00R\theartbeatB\t\n" +
@@ -699,8 +698,8 @@ func file_switchboard_v1_mux_proto_rawDescGZIP() []byte {
 
 var file_switchboard_v1_mux_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_switchboard_v1_mux_proto_goTypes = []any{
-	(*MuxRequest)(nil),            // 0: switchboard.v1.MuxRequest
-	(*MuxResponse)(nil),           // 1: switchboard.v1.MuxResponse
+	(*SubscribeMuxRequest)(nil),   // 0: switchboard.v1.SubscribeMuxRequest
+	(*SubscribeMuxResponse)(nil),  // 1: switchboard.v1.SubscribeMuxResponse
 	(*MuxOpened)(nil),             // 2: switchboard.v1.MuxOpened
 	(*MuxBatch)(nil),              // 3: switchboard.v1.MuxBatch
 	(*MuxItem)(nil),               // 4: switchboard.v1.MuxItem
@@ -717,9 +716,9 @@ var file_switchboard_v1_mux_proto_goTypes = []any{
 	(*ChannelAudience)(nil),       // 15: switchboard.v1.ChannelAudience
 }
 var file_switchboard_v1_mux_proto_depIdxs = []int32{
-	2,  // 0: switchboard.v1.MuxResponse.opened:type_name -> switchboard.v1.MuxOpened
-	3,  // 1: switchboard.v1.MuxResponse.batch:type_name -> switchboard.v1.MuxBatch
-	10, // 2: switchboard.v1.MuxResponse.heartbeat:type_name -> google.protobuf.Timestamp
+	2,  // 0: switchboard.v1.SubscribeMuxResponse.opened:type_name -> switchboard.v1.MuxOpened
+	3,  // 1: switchboard.v1.SubscribeMuxResponse.batch:type_name -> switchboard.v1.MuxBatch
+	10, // 2: switchboard.v1.SubscribeMuxResponse.heartbeat:type_name -> google.protobuf.Timestamp
 	4,  // 3: switchboard.v1.MuxBatch.items:type_name -> switchboard.v1.MuxItem
 	11, // 4: switchboard.v1.MuxItem.event:type_name -> switchboard.v1.Event
 	5,  // 5: switchboard.v1.MuxItem.ended:type_name -> switchboard.v1.MuxEnded
@@ -743,9 +742,9 @@ func file_switchboard_v1_mux_proto_init() {
 	file_switchboard_v1_event_proto_init()
 	file_switchboard_v1_gap_proto_init()
 	file_switchboard_v1_mux_proto_msgTypes[1].OneofWrappers = []any{
-		(*MuxResponse_Opened)(nil),
-		(*MuxResponse_Batch)(nil),
-		(*MuxResponse_Heartbeat)(nil),
+		(*SubscribeMuxResponse_Opened)(nil),
+		(*SubscribeMuxResponse_Batch)(nil),
+		(*SubscribeMuxResponse_Heartbeat)(nil),
 	}
 	file_switchboard_v1_mux_proto_msgTypes[4].OneofWrappers = []any{
 		(*MuxItem_Event)(nil),
