@@ -55,8 +55,9 @@ type mux struct {
 	ready chan struct{}
 	room  chan struct{}
 
-	done chan struct{}
-	err  error // why the mux ended; set once before done closes
+	done   chan struct{}
+	err    error         // why the mux ended; set once before done closes
+	closed chan struct{} // closed when closeMux is done
 
 	release sync.WaitGroup // engine releases of ended subscriptions
 }
@@ -105,6 +106,8 @@ func (s *HubServer) SubscribeMux(_ *pb.SubscribeMuxRequest, srv pb.HubService_Su
 		ready: make(chan struct{}, 1),
 		room:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
+
+		closed: make(chan struct{}),
 	}
 	h.muxes.put(m)
 	defer h.closeMux(m)
@@ -115,9 +118,9 @@ func (s *HubServer) SubscribeMux(_ *pb.SubscribeMuxRequest, srv pb.HubService_Su
 	return h.pumpMux(ctx, m, srv)
 }
 
-// closeMux removes every subscription of an ended mux.
+// closeMux removes every subscription of an ended mux, then the mux: once
+// MuxAdd answers NOT_FOUND, none of its subscriptions is left.
 func (h *Hub) closeMux(m *mux) {
-	h.muxes.drop(m)
 	m.end(errShutdown) // no-op when it ended already
 	m.mu.Lock()
 	subs := m.subs
@@ -129,6 +132,8 @@ func (h *Hub) closeMux(m *mux) {
 		streamsGauge.Dec()
 	}
 	m.release.Wait()
+	h.muxes.drop(m)
+	close(m.closed)
 }
 
 // pumpMux sends queued items in batches until the mux ends.
@@ -304,6 +309,7 @@ func (s *HubServer) MuxAdd(ctx context.Context, req *pb.MuxAddRequest) (*pb.MuxA
 	switch {
 	case m.subs == nil || m.err != nil:
 		m.mu.Unlock()
+		<-m.closed // closing: answer once it is gone
 		return nil, h.toStatus(fmt.Errorf("mux %q: %w", req.MuxId, errMuxNotFound))
 	case m.subs[req.Subscription] != nil:
 		m.mu.Unlock()
@@ -328,6 +334,7 @@ func (s *HubServer) MuxAdd(ctx context.Context, req *pb.MuxAddRequest) (*pb.MuxA
 	if gone {
 		h.disp.remove(st)
 		streamsGauge.Dec()
+		<-m.closed
 		return nil, h.toStatus(fmt.Errorf("mux %q: %w", req.MuxId, errMuxNotFound))
 	}
 	return &pb.MuxAddResponse{Audiences: limitedChannels(req.Filters)}, nil
