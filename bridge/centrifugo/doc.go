@@ -12,7 +12,7 @@
 //
 //	handler.go     HTTP entry: body and sign extraction, sign check, statuses
 //	parse.go       bytes → typed commands or a *ParseError; never panics
-//	executor.go    Execute(ctx, Command) Reply: the one place commands run,
+//	commands.go    Execute(ctx, Command) Reply: the one place commands run,
 //	               shared by the HTTP handler and the Redis queue consumer
 //	translate.go   params → HubService requests (Centrifugo mapping table)
 //	encode.go      replies and bodies as v1 JSON, key order and data bytes kept

@@ -3,7 +3,7 @@ package comet_test
 import (
 	"testing"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 	"github.com/switchboard-hub/switchboard/internal/redistest"
 	"github.com/switchboard-hub/switchboard/internal/streamable"
 )

@@ -15,8 +15,8 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	"github.com/switchboard-hub/switchboard/internal/app"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 	"github.com/switchboard-hub/switchboard/internal/streamable"
 )
 

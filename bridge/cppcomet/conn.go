@@ -10,8 +10,6 @@ import (
 	"sync"
 
 	"github.com/coder/websocket"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
@@ -281,7 +279,7 @@ func (k pipeSink) UpstreamClosed(err error) {
 		k.s.closeShutdown() // the stream ended because the process stops
 		return
 	}
-	if status.Code(err) == codes.DataLoss {
+	if eventsLost(err) {
 		k.s.h.log.Warn("events lost upstream; dropping connection", "session", k.s.session, "err", err)
 	} else {
 		k.s.h.log.Warn("upstream stream ended; dropping connection", "session", k.s.session, "err", err)

@@ -10,11 +10,11 @@
 //	              through the process's control router, asking for the offline
 //	              queue); serverInfo first (§3.2), queued `msg` events, then
 //	              the read loop
-//	lifecycle.go  user_status_ and track_ pipes show the core's lifecycle
-//	              events (sys:users, sys:subscriptions), decided once for
-//	              the cluster
 //	parse.go      one frame → one typed command or a typed protocol error (§3.3)
-//	translate.go  command → HubService / SessionService / UserService calls
+//	commands.go   command → HubService / SessionService / UserService calls, reply
+//	translate.go  pure mapping: pipe → filters (user_status_ and track_ pipes
+//	              also show the core's lifecycle events, sys:users and
+//	              sys:subscriptions, decided once for the cluster), web_pipe2 → Event
 //	encode.go     event or reply → one JSON frame, keys in alphabetical order (§3.1),
 //	              in the client generation the `v` parameter names (Generation)
 //	errors.go     protocol error texts (§3.4) and the gRPC code → error table

@@ -201,10 +201,10 @@ func eventName(name string) string {
 
 // encodePipeEvent is the frame of a channel event for subscribers of its
 // pipe; nil means comet clients do not see the event. The fan-out Encoder
-// (encodeEvent, lifecycle.go) calls it once per event per client generation.
+// (encodeEvent) calls it once per event per client generation.
 // Join and leave events in the channel itself (namespaces with join_leave)
 // are not shown: comet's track_ announcements come from the core's
-// lifecycle events (lifecycle.go), and other pipes have none (§3.6).
+// lifecycle events (encodeLifecycleEvent), and other pipes have none (§3.6).
 func encodePipeEvent(ev *pb.Event, gen Generation, now time.Time) []byte {
 	switch ev.GetKind() {
 	case pb.EventKind_EVENT_KIND_JOIN, pb.EventKind_EVENT_KIND_LEAVE:
@@ -355,4 +355,62 @@ func encodeHandshakeError(e *HandshakeError, now time.Time) []byte {
 		MessageSendTime: ptr(now.Unix()),
 		Pipe:            pipeSys,
 	})
+}
+
+// encodeEvent is the fan-out Encoder of this face, called once per event
+// per client generation: a lifecycle event or a pipe event.
+func encodeEvent(ev *pb.Event, gen Generation, now time.Time) []byte {
+	if strings.HasPrefix(ev.GetChannel(), lifecyclePrefix) {
+		return encodeLifecycleEvent(ev, gen, now)
+	}
+	return encodePipeEvent(ev, gen, now)
+}
+
+// lifecycleSession is the part of a lifecycle event's data (the session,
+// in the contract's JSON) that comet shows.
+type lifecycleSession struct {
+	User   string `json:"user"`
+	Client string `json:"client"` // the comet uuid of a comet connection
+}
+
+// encodeLifecycleEvent is the frame of a lifecycle event on the pipe it
+// concerns; nil for anything else. It is the fan-out Encoder of lifecycle
+// groups. The connection that caused a track_ announcement does not see it
+// (§3.6): its sink skips events it published, and the core names the
+// session as the publisher.
+//
+//	sys:users ONLINE/OFFLINE of user 12  → {"data":"online","event":"online","pipe":"user_status_12"}
+//	sys:subscriptions JOIN/LEAVE on track_x → {"data":{"user_id":5,"uuid":"..."},"event":"subscription",...,"pipe":"track_x"}
+func encodeLifecycleEvent(ev *pb.Event, gen Generation, now time.Time) []byte {
+	switch ev.GetKind() {
+	case pb.EventKind_EVENT_KIND_ONLINE, pb.EventKind_EVENT_KIND_OFFLINE:
+		if ev.GetChannel() != channelUsers || ev.GetKey() == "" {
+			return nil
+		}
+		name := eventOffline
+		if ev.GetKind() == pb.EventKind_EVENT_KIND_ONLINE {
+			name = eventOnline
+		}
+		// No time, no sender (§3.6).
+		return marshal(envelope{Data: name, Event: name, Pipe: prefixUserStatus + ev.GetKey()}, gen)
+	case pb.EventKind_EVENT_KIND_JOIN, pb.EventKind_EVENT_KIND_LEAVE:
+		if ev.GetChannel() != channelSubscriptions || !strings.HasPrefix(ev.GetKey(), prefixTrack) {
+			return nil
+		}
+		name := eventUnsubscribe
+		if ev.GetKind() == pb.EventKind_EVENT_KIND_JOIN {
+			name = eventSubscribe
+		}
+		var who lifecycleSession
+		if err := json.Unmarshal([]byte(ev.GetData()), &who); err != nil || who.User == "" {
+			who.User = ev.GetPublisher().GetUser()
+		}
+		return marshal(envelope{
+			Data:            trackUser{UserID: cometUserID(who.User), UUID: who.Client},
+			Event:           name,
+			MessageSendTime: ptr(seconds(ev, now)),
+			Pipe:            ev.GetKey(),
+		}, gen)
+	}
+	return nil
 }

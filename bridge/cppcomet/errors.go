@@ -83,6 +83,13 @@ func statusError(err error, shape errorShape) *ProtocolError {
 	return &ProtocolError{Text: text, Shape: shape}
 }
 
+// noHistory: the pipe keeps no history, so pipe_log has no reply (§3.3).
+func noHistory(err error) bool { return status.Code(err) == codes.FailedPrecondition }
+
+// eventsLost: an upstream stream ended because events were lost (DATA_LOSS,
+// README "Operations").
+func eventsLost(err error) bool { return status.Code(err) == codes.DataLoss }
+
 // HandshakeError rejects a connection at the URL or Origin stage (§2, §4):
 // it is sent as one `sys`/`error` message, then TCP is dropped.
 type HandshakeError struct {

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 // infoStatus asks GET /api/v3/info with an Authorization header.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/switchboard-hub/switchboard/bridge"
 	"github.com/switchboard-hub/switchboard/bridge/drp"
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 )
 
 // countingHub counts the subscriptions a face asks a real core for: its

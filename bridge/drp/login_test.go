@@ -13,7 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 	"github.com/switchboard-hub/switchboard/internal/token"
 )
 

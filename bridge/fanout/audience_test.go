@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/access"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 )
 
 // readerSink is a recSink that reads on behalf of someone.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/switchboard-hub/switchboard/bridge/control"
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 )
 
 // TestAgainstRealServer runs the shared bridge pieces against a real

@@ -9,8 +9,8 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 func TestLogin(t *testing.T) {

@@ -14,26 +14,38 @@ import (
 const mod = "github.com/switchboard-hub/switchboard/"
 
 // TestDependencyRule keeps the architecture visible: bridges are gRPC
-// clients only and never reach into services/ or the binary's wiring,
-// services never import bridges, and the engine knows nothing of the hub.
-// Only cmd/switchboard wires both sides.
+// clients only and never reach into services/ or the process's wiring
+// (internal/app), services never import bridges, and the engine knows
+// nothing of the hub. Only internal/app wires both sides; cmd/ is the
+// binary's commands, which no other package's tests import either.
 func TestDependencyRule(t *testing.T) {
-	rules := []struct{ pkgs, forbidden string }{
-		{"./bridge/...", mod + "services/"},
-		{"./bridge/...", mod + "cmd/"},
-		{"./services/...", mod + "bridge/"},
-		{"./services/engine/...", mod + "services/hub"},
-		{"./services/engine/...", mod + "services/user"},
-		{"./services/engine/...", mod + "services/auth"},
+	rules := []struct {
+		pkgs, forbidden string
+		tests           bool // with the packages' tests
+	}{
+		{"./bridge/...", mod + "services/", false},
+		{"./bridge/...", mod + "cmd/", false},
+		{"./bridge/...", mod + "internal/app", false},
+		{"./bridge/...", mod + "cmd/", true},
+		{"./services/...", mod + "bridge/", false},
+		{"./services/...", mod + "internal/app", false},
+		{"./internal/...", mod + "cmd/", true},
+		{"./services/engine/...", mod + "services/hub", false},
+		{"./services/engine/...", mod + "services/user", false},
+		{"./services/engine/...", mod + "services/auth", false},
 	}
 	for _, r := range rules {
-		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}", "../../"+strings.TrimPrefix(r.pkgs, "./")).CombinedOutput()
+		args := []string{"list", "-deps", "-f", "{{.ImportPath}}"}
+		if r.tests {
+			args = append(args, "-test")
+		}
+		out, err := exec.Command("go", append(args, "../../"+strings.TrimPrefix(r.pkgs, "./"))...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list %s: %v\n%s", r.pkgs, err, out)
 		}
 		for _, dep := range strings.Fields(string(out)) {
 			if strings.HasPrefix(dep, r.forbidden) {
-				t.Errorf("%s depends on %s", r.pkgs, dep)
+				t.Errorf("%s (tests: %v) depends on %s", r.pkgs, r.tests, dep)
 			}
 		}
 	}

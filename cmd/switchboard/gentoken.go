@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 	"github.com/switchboard-hub/switchboard/internal/token"
 )
 

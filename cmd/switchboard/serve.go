@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 // shutdownTimeout bounds a graceful stop.

@@ -5,7 +5,7 @@ import (
 	"io"
 	"runtime"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 func version(w io.Writer) error {

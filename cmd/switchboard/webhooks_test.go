@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
+	"github.com/switchboard-hub/switchboard/internal/app"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 	"github.com/switchboard-hub/switchboard/internal/redistest"
 	"github.com/switchboard-hub/switchboard/internal/webhooktest"
 	"github.com/switchboard-hub/switchboard/services/webhook"

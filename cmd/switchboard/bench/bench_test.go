@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -104,11 +105,17 @@ func TestOptionsStayOnLoopback(t *testing.T) {
 // over real sockets: every message reaches every subscriber once, in order.
 func TestRunEveryFace(t *testing.T) {
 	for _, face := range Faces() {
+		if face == FaceCentrifugo {
+			continue // TestRunCentrifugo, with a Centrifugo binary
+		}
 		for _, scenario := range []string{ScenarioFanout, ScenarioChannels} {
 			t.Run(fmt.Sprintf("%s/%s", face, scenario), func(t *testing.T) {
 				o := Defaults()
 				o.Face, o.Scenario = face, scenario
-				o.Clients, o.Messages = 8, 5
+				o.Clients, o.Messages, o.Publishers = 8, 5, 3
+				if scenario == ScenarioChannels {
+					o.Messages = 40 // 5 per channel
+				}
 				o.Settle, o.Drain, o.Timeout = 0, 10*time.Second, time.Minute
 				o.Server = ServerOptions{Mode: ServerInProcess}
 				r, err := Run(context.Background(), o)
@@ -121,6 +128,9 @@ func TestRunEveryFace(t *testing.T) {
 				}
 				if r.Latency.Samples != 40 || r.Latency.Max <= 0 {
 					t.Fatalf("latency %+v", r.Latency)
+				}
+				if r.Publish.Sent != o.Messages || !r.CPU.Available || r.CPU.Seconds < 0 || r.CPU.WindowSeconds <= 0 { // CPU time counts in 10 ms ticks: a tiny run may read 0
+					t.Fatalf("publish %+v cpu %+v", r.Publish, r.CPU)
 				}
 			})
 		}
@@ -148,5 +158,101 @@ func TestRunGRPCPublisherAndIdle(t *testing.T) {
 	}
 	if r.Setup.Connected != 16 || r.Publish.Sent != 0 || r.Delivery.Delivered != 0 {
 		t.Fatalf("idle: setup %+v publish %+v", r.Setup, r.Publish)
+	}
+}
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		p     plan
+		lanes int
+	}{
+		{plan{channels: 1, messages: 10, publishers: 3}, 3},
+		{plan{channels: 5, messages: 23, publishers: 2}, 1},
+		{plan{channels: 5, messages: 23, publishers: 8}, 1},
+		{plan{channels: 4, messages: 3, publishers: 1}, 1},
+	}
+	for _, tt := range tests {
+		if got := tt.p.lanes(); got != tt.lanes {
+			t.Errorf("%+v: lanes %d, want %d", tt.p, got, tt.lanes)
+		}
+		seen := make([]bool, tt.p.messages)
+		perChannel := make([]int, tt.p.channels)
+		for pub := range tt.p.publishers {
+			lastK, lastSeq := -1, map[int]int{}
+			tt.p.each(pub, func(k, ch, seq int) bool {
+				if k <= lastK {
+					t.Errorf("%+v: publisher %d goes back from %d to %d", tt.p, pub, lastK, k)
+				}
+				lastK = k
+				if seen[k] {
+					t.Errorf("%+v: publication %d sent twice", tt.p, k)
+				}
+				seen[k] = true
+				if ch != k%tt.p.channels || seq != k/tt.p.channels {
+					t.Errorf("%+v: publication %d to channel %d seq %d", tt.p, k, ch, seq)
+				}
+				// Within a lane of a channel, one publisher sends in order.
+				lane := ch*tt.lanes + seq%tt.lanes
+				if prev, ok := lastSeq[lane]; ok && seq <= prev {
+					t.Errorf("%+v: lane %d out of order", tt.p, lane)
+				}
+				lastSeq[lane] = seq
+				perChannel[ch]++
+				if seq >= tt.p.maxSeq() {
+					t.Errorf("%+v: seq %d over maxSeq %d", tt.p, seq, tt.p.maxSeq())
+				}
+				return true
+			})
+		}
+		for k, ok := range seen {
+			if !ok {
+				t.Errorf("%+v: publication %d never sent", tt.p, k)
+			}
+		}
+		for c, n := range perChannel {
+			if n != tt.p.perChannel(c) {
+				t.Errorf("%+v: channel %d got %d, perChannel says %d", tt.p, c, n, tt.p.perChannel(c))
+			}
+		}
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+	stat := []byte("4242 (a (b) c) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 75 0 0 20 0 9 0 100 0 0\n")
+	got, err := parseStatCPU(stat)
+	if err != nil || got != 3250*time.Millisecond {
+		t.Fatalf("parseStatCPU = %v, %v; want 3.25s", got, err)
+	}
+	for _, bad := range []string{"", "1 (x) S 1 2", "1 (x) S 1 2 3 4 5 6 7 8 9 10 x 11"} {
+		if _, err := parseStatCPU([]byte(bad)); !errors.Is(err, ErrNoCPU) {
+			t.Errorf("parseStatCPU(%q) err = %v", bad, err)
+		}
+	}
+	if cpu, err := readCPU(os.Getpid()); err != nil || cpu < 0 {
+		t.Errorf("readCPU(self) = %v, %v", cpu, err)
+	}
+}
+
+func TestTallyLanes(t *testing.T) {
+	c := newCollector(6, 2)
+	c.expect(6)
+	tl := newTally(c, 0)
+	now := time.Now()
+	// Two lanes (even and odd seqs) arrive interleaved but each in order.
+	for _, seq := range []int64{1, 0, 3, 2, 5, 4} {
+		tl.frame(appendPayload(nil, now.UnixNano(), seq, 0), now)
+	}
+	if tl.unique != 6 || tl.reordered != 0 {
+		t.Fatalf("unique %d reordered %d", tl.unique, tl.reordered)
+	}
+	tl.frame(appendPayload(nil, now.UnixNano(), 2, 0), now) // duplicate
+	c2 := newCollector(6, 2)
+	t2 := newTally(c2, 0)
+	for _, seq := range []int64{2, 0} { // lane 0 backwards
+		t2.frame(appendPayload(nil, now.UnixNano(), seq, 0), now)
+	}
+	if tl.dups != 1 || t2.reordered != 1 {
+		t.Fatalf("dups %d reordered %d", tl.dups, t2.reordered)
 	}
 }

@@ -24,9 +24,10 @@ type newFace func(t *target, o *Options) (face, error)
 
 // faces are the subscriber kinds, by --face name.
 var faces = map[string]newFace{
-	"cppcomet":  newCometFace,
-	"drp":       newDRPFace,
-	"grpc":      newGRPCFace,
-	"nkservice": newNkFace,
-	"rest":      newRESTFace,
+	"centrifugo": newCentrifugoFace,
+	"cppcomet":   newCometFace,
+	"drp":        newDRPFace,
+	"grpc":       newGRPCFace,
+	"nkservice":  newNkFace,
+	"rest":       newRESTFace,
 }

@@ -41,7 +41,7 @@ func newGRPCFace(t *target, o *Options) (face, error) {
 	n := min(max(1, (o.Clients+streamsPerConn-1)/streamsPerConn), 32)
 	f := &grpcFace{}
 	for range n {
-		c, err := dialGRPC(t)
+		c, err := dialGRPC(t, t.grpcAddr)
 		if err != nil {
 			f.close()
 			return nil, err
@@ -51,15 +51,15 @@ func newGRPCFace(t *target, o *Options) (face, error) {
 	return f, nil
 }
 
-func dialGRPC(t *target) (*grpc.ClientConn, error) {
-	if t.grpcAddr == "" {
+func dialGRPC(t *target, addr string) (*grpc.ClientConn, error) {
+	if addr == "" {
 		return nil, errors.New("the server's gRPC address is unknown")
 	}
-	c, err := grpc.NewClient(t.grpcAddr,
+	c, err := grpc.NewClient(addr,
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithPerRPCCredentials(auth.APIKey(t.apiSecret)))
 	if err != nil {
-		return nil, fmt.Errorf("grpc %s: %w", t.grpcAddr, err)
+		return nil, fmt.Errorf("grpc %s: %w", addr, err)
 	}
 	return c, nil
 }

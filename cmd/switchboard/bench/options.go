@@ -17,10 +17,13 @@ const (
 	ScenarioIdle     = "idle"     // N subscribed connections, nothing published
 )
 
+// FaceCentrifugo is the face of a spawned Centrifugo server.
+const FaceCentrifugo = "centrifugo"
+
 // Server modes.
 const (
 	ServerSpawn     = "spawn"     // a child `switchboard serve` with a temporary config
-	ServerInProcess = "inprocess" // cmd/switchboard/app in this process
+	ServerInProcess = "inprocess" // internal/app in this process
 	ServerRemote    = "remote"    // a running server on loopback (Target, GRPCAddr)
 )
 
@@ -34,6 +37,7 @@ const (
 const (
 	MaxClients    = 50_000
 	MaxMessages   = 1_000_000
+	MaxPublishers = 256
 	MaxDeliveries = 200_000_000 // clients × messages
 	MaxTimeout    = 30 * time.Minute
 	MaxPad        = 64 << 10
@@ -45,10 +49,20 @@ type Options struct {
 	Face      string // one of Faces()
 	Publisher string
 
-	Clients  int     // N
-	Messages int     // M, per channel
-	Rate     float64 // messages per second; 0 publishes flat out
-	Pad      int     // extra payload bytes
+	Clients int // N
+	// Messages (M) is the number of publications in all. Each goes to one
+	// channel: in the channels scenario they are spread round-robin over
+	// the N channels (publication k to channel k mod N), so each
+	// subscriber receives about M/N of them.
+	Messages int
+	// Publishers (P) publish concurrently, each waiting for the server's
+	// answer before its next publication. In the channels scenario
+	// publisher p owns the channels c with c mod P = p, so that the
+	// publications of one channel keep their order; on one channel they
+	// take publications k with k mod P = p in turn.
+	Publishers int
+	Rate       float64 // publications per second in all; 0 publishes flat out
+	Pad        int     // extra payload bytes
 
 	Timeout time.Duration // the whole run
 	Drain   time.Duration // how long to wait for deliveries after the last publish
@@ -84,6 +98,16 @@ type ServerOptions struct {
 	// PID of a remote server, to read its memory; 0 when unknown.
 	PID int
 
+	// Centrifugo, when set, is the path of a Centrifugo v6 binary to spawn
+	// instead of Switchboard; the subscribers then speak its JSON client
+	// protocol (--face centrifugo) and publications go through its HTTP
+	// API (POST /api/publish).
+	Centrifugo string
+	// Redis, when set, is the loopback host:port of a Redis the spawned
+	// server uses as its engine, with two nodes: publications go to node
+	// A, the subscribers connect to node B, and node B is measured.
+	Redis string
+
 	// Credentials. Spawned and in-process servers get fresh random ones.
 	APISecret     string // api_secret: X-API-Sign and gRPC api key
 	AdminUser     string // an admin account, for the drp face
@@ -108,6 +132,7 @@ func Defaults() Options {
 		Publisher:        PublisherHTTP,
 		Clients:          1000,
 		Messages:         100,
+		Publishers:       1,
 		Timeout:          2 * time.Minute,
 		Drain:            15 * time.Second,
 		Settle:           2 * time.Second,
@@ -144,8 +169,11 @@ func (o *Options) validate() error {
 	} else if o.Messages < 1 || o.Messages > MaxMessages {
 		bad("messages %d: want 1 to %d", o.Messages, MaxMessages)
 	}
-	if int64(o.Clients)*int64(o.Messages) > MaxDeliveries {
-		bad("clients × messages = %d: at most %d deliveries per run", int64(o.Clients)*int64(o.Messages), MaxDeliveries)
+	if o.Publishers < 1 || o.Publishers > MaxPublishers {
+		bad("publishers %d: want 1 to %d", o.Publishers, MaxPublishers)
+	}
+	if n := o.plannedDeliveries(); n > MaxDeliveries {
+		bad("%d deliveries planned: at most %d per run", n, MaxDeliveries)
 	}
 	if o.Rate < 0 {
 		bad("rate %v: must not be negative", o.Rate)
@@ -166,9 +194,20 @@ func (o *Options) validate() error {
 		o.ProgressInterval = 500 * time.Millisecond
 	}
 	s := &o.Server
+	if (s.Centrifugo != "") != (o.Face == FaceCentrifugo) {
+		bad("the centrifugo face goes with a spawned Centrifugo server (--centrifugo PATH), and only with it")
+	}
+	if (s.Centrifugo != "" || s.Redis != "") && s.Mode != ServerSpawn {
+		bad("--centrifugo and --redis need --server spawn")
+	}
+	if s.Redis != "" {
+		if err := loopbackAddr(s.Redis); err != nil {
+			bad("redis: %v", err)
+		}
+	}
 	switch s.Mode {
 	case ServerSpawn:
-		if len(s.Command) == 0 {
+		if len(s.Command) == 0 && s.Centrifugo == "" {
 			bad("spawn: no server command")
 		}
 	case ServerInProcess:
@@ -229,4 +268,13 @@ func loopbackAddr(addr string) error {
 		return fmt.Errorf("%q: only 127.0.0.0/8 addresses are allowed", addr)
 	}
 	return nil
+}
+
+// plannedDeliveries is how many deliveries the run expects when every
+// subscriber connects: one per publication and subscriber of its channel.
+func (o *Options) plannedDeliveries() int64 {
+	if o.Scenario == ScenarioChannels {
+		return int64(o.Messages)
+	}
+	return int64(o.Clients) * int64(o.Messages)
 }

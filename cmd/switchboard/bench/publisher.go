@@ -21,36 +21,39 @@ import (
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
-// publisher sends one message to the run's channels: a publish for one
-// channel, a broadcast for several. Calls are sequential: the next message
-// goes out when the server has answered the previous one, as in the
-// Centrifugo benchmark.
+// publisher sends publications, each to one channel. Its calls are
+// sequential: the next publication goes out when the server has answered
+// the previous one, as in the Centrifugo benchmark. A run has one per
+// concurrent publisher (--publishers), each with its own connection.
 type publisher interface {
-	publish(ctx context.Context, payload []byte) error
+	publish(ctx context.Context, channel string, payload []byte) error
 	close()
 }
 
 // ErrPublish: the server refused a message.
 var ErrPublish = errors.New("bench: publish refused")
 
-func newPublisher(o *Options, t *target, channels []string) (publisher, error) {
+func newPublisher(o *Options, t *target) (publisher, error) {
+	if t.newPublisher != nil {
+		return t.newPublisher()
+	}
 	if o.Publisher == PublisherGRPC {
-		conn, err := dialGRPC(t)
+		conn, err := dialGRPC(t, t.pubGRPCAddr)
 		if err != nil {
 			return nil, err
 		}
-		return &grpcPublisher{conn: conn, hub: pb.NewHubServiceClient(conn), channels: channels}, nil
+		return &grpcPublisher{conn: conn, hub: pb.NewHubServiceClient(conn)}, nil
 	}
-	return newHTTPPublisher(t, channels), nil
+	return newHTTPPublisher(t), nil
 }
 
 // httpPublisher calls the Centrifugo v1 server API: POST /api/ with one
-// command, signed with X-API-Sign = hex HMAC-SHA256(api_secret, body).
+// publish command, signed with X-API-Sign = hex HMAC-SHA256(api_secret,
+// body).
 type httpPublisher struct {
 	url    string
 	client *http.Client
 	mac    hash.Hash
-	prefix []byte // the command up to the data value
 	body   []byte
 	sign   []byte
 	resp   bytes.Buffer
@@ -59,36 +62,28 @@ type httpPublisher struct {
 // httpTimeout bounds one API call.
 const httpTimeout = 30 * time.Second
 
-func newHTTPPublisher(t *target, channels []string) *httpPublisher {
-	var prefix []byte
-	if len(channels) == 1 {
-		prefix = append(prefix, `{"method":"publish","params":{"channel":`...)
-		prefix = strconv.AppendQuote(prefix, channels[0])
-	} else {
-		prefix = append(prefix, `{"method":"broadcast","params":{"channels":[`...)
-		for i, ch := range channels {
-			if i > 0 {
-				prefix = append(prefix, ',')
-			}
-			prefix = strconv.AppendQuote(prefix, ch)
-		}
-		prefix = append(prefix, ']')
-	}
-	prefix = append(prefix, `,"data":`...)
+// newAPIClient is the HTTP client of one publisher: one connection, kept
+// alive.
+func newAPIClient() *http.Client {
+	return &http.Client{Timeout: httpTimeout, Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 1,
+		DisableCompression:  true,
+	}}
+}
+
+func newHTTPPublisher(t *target) *httpPublisher {
 	return &httpPublisher{
-		url: t.httpURL + "/api/",
-		client: &http.Client{Timeout: httpTimeout, Transport: &http.Transport{
-			DialContext:         (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			MaxIdleConnsPerHost: 1,
-			DisableCompression:  true,
-		}},
+		url:    t.pubHTTPURL + "/api/",
+		client: newAPIClient(),
 		mac:    hmac.New(sha256.New, []byte(t.apiSecret)),
-		prefix: prefix,
 	}
 }
 
-func (p *httpPublisher) publish(ctx context.Context, payload []byte) error {
-	p.body = append(append(append(p.body[:0], p.prefix...), payload...), "}}"...)
+func (p *httpPublisher) publish(ctx context.Context, channel string, payload []byte) error {
+	p.body = append(p.body[:0], `{"method":"publish","params":{"channel":`...)
+	p.body = strconv.AppendQuote(p.body, channel)
+	p.body = append(append(append(p.body, `,"data":`...), payload...), "}}"...)
 	p.mac.Reset()
 	p.mac.Write(p.body)
 	p.sign = hex.AppendEncode(p.sign[:0], p.mac.Sum(nil))
@@ -126,22 +121,16 @@ func (p *httpPublisher) publish(ctx context.Context, payload []byte) error {
 
 func (p *httpPublisher) close() { p.client.CloseIdleConnections() }
 
-// grpcPublisher calls HubService.Publish or Broadcast.
+// grpcPublisher calls HubService.Publish.
 type grpcPublisher struct {
-	conn     *grpc.ClientConn
-	hub      pb.HubServiceClient
-	channels []string
+	conn *grpc.ClientConn
+	hub  pb.HubServiceClient
 }
 
-func (p *grpcPublisher) publish(ctx context.Context, payload []byte) error {
+func (p *grpcPublisher) publish(ctx context.Context, channel string, payload []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, httpTimeout)
 	defer cancel()
-	var err error
-	if len(p.channels) == 1 {
-		_, err = p.hub.Publish(ctx, &pb.PublishRequest{Event: &pb.Event{Channel: p.channels[0], Data: string(payload)}})
-	} else {
-		_, err = p.hub.Broadcast(ctx, &pb.BroadcastRequest{Channels: p.channels, Event: &pb.Event{Data: string(payload)}})
-	}
+	_, err := p.hub.Publish(ctx, &pb.PublishRequest{Event: &pb.Event{Channel: channel, Data: string(payload)}})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrPublish, err)
 	}

@@ -16,14 +16,16 @@ import (
 type Report struct {
 	Scenario      string    `json:"scenario"`
 	Face          string    `json:"face"`
+	Redis         bool      `json:"redis"` // two nodes on a Redis engine
 	Publisher     string    `json:"publisher"`
 	Server        string    `json:"server"`
 	ServerMode    string    `json:"server_mode"`
 	SharedProcess bool      `json:"shared_process"` // the load generator ran in the server's process
 	Clients       int       `json:"clients"`
 	Channels      int       `json:"channels"`
-	Messages      int       `json:"messages"`      // per channel
-	Rate          float64   `json:"rate_per_sec"`  // 0: flat out
+	Messages      int       `json:"messages"`      // publications in all, one channel each
+	Publishers    int       `json:"publishers"`    // concurrent publishers
+	Rate          float64   `json:"rate_per_sec"`  // publications per second in all; 0: flat out
 	PayloadBytes  int       `json:"payload_bytes"` // of one message's data
 	CPUs          int       `json:"cpus"`
 	FileLimit     uint64    `json:"file_limit"`
@@ -34,6 +36,7 @@ type Report struct {
 	Publish  PublishReport  `json:"publish"`
 	Delivery DeliveryReport `json:"delivery"`
 	Latency  LatencyReport  `json:"latency_ms"`
+	CPU      CPUReport      `json:"server_cpu"`
 
 	Notes []string `json:"notes,omitempty"`
 }
@@ -85,6 +88,22 @@ type DeliveryReport struct {
 	Complete          bool           `json:"complete"`
 }
 
+// CPUReport: the server's CPU time (user + system) from the first
+// publication to the end of the drain (the last delivery, or the drain's
+// bound), per million deliveries and publications.
+type CPUReport struct {
+	Available              bool    `json:"available"`
+	Seconds                float64 `json:"seconds"`
+	WindowSeconds          float64 `json:"window_seconds"`
+	PerMillionDeliveries   float64 `json:"per_million_deliveries"`
+	PerMillionPublications float64 `json:"per_million_publications"`
+	Shared                 bool    `json:"shared_process"` // includes the load generator
+	// PublisherNodeSeconds: with two nodes, node A's CPU time in the same
+	// window (not counted above).
+	PublisherNodeSeconds float64 `json:"publisher_node_seconds,omitempty"`
+	Error                string  `json:"error,omitempty"`
+}
+
 // LatencyReport: publish-to-receive latency over every delivery, in ms.
 type LatencyReport struct {
 	Samples uint64  `json:"samples"`
@@ -134,7 +153,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if r.Rate > 0 {
 			rate = fmt.Sprintf("at %g/s", r.Rate)
 		}
-		row("published", "%d messages of %d bytes %s in %.3fs (%.0f/s, %d failed)", p.Sent, r.PayloadBytes, rate, p.Seconds, p.PerSecond, p.Failed)
+		row("published", "%d messages of %d bytes %s by %d publisher(s) in %.3fs (%.0f/s, %d failed)", p.Sent, r.PayloadBytes, rate, r.Publishers, p.Seconds, p.PerSecond, p.Failed)
 		if p.FirstError != "" {
 			row("", "first failure: %s", p.FirstError)
 		}
@@ -143,6 +162,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 		l := r.Latency
 		row("latency", "p50 %s  p95 %s  p99 %s  max %s  mean %s  (publish → receive)",
 			msText(l.P50), msText(l.P95), msText(l.P99), msText(l.Max), msText(l.Mean))
+		if c := r.CPU; c.Available {
+			row("server CPU", "%.2f CPU-s (user+sys) in %.3fs: %.2f CPU-s per million deliveries, %.2f per million publications",
+				c.Seconds, c.WindowSeconds, c.PerMillionDeliveries, c.PerMillionPublications)
+			if c.Shared {
+				row("", "(whole process: the load generator's work is included)")
+			}
+			if c.PublisherNodeSeconds > 0 {
+				row("", "(node B, the subscribers'; node A, which took the publications, used %.2f CPU-s)", c.PublisherNodeSeconds)
+			}
+		} else {
+			row("server CPU", "not measured: %s", c.Error)
+		}
 		row("integrity", "lost %d  duplicated %d  reordered %d  stray %d  disconnected %d",
 			d.Lost, d.Duplicated, d.Reordered, d.Stray, d.Disconnected)
 		for _, k := range slices.Sorted(maps.Keys(d.DisconnectReasons)) {

@@ -43,25 +43,31 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &Report{
 		Scenario:   o.Scenario,
 		Face:       o.Face,
+		Redis:      o.Server.Redis != "",
 		Publisher:  o.Publisher,
 		ServerMode: o.Server.Mode,
 		Clients:    o.Clients,
 		Messages:   o.Messages,
+		Publishers: o.Publishers,
 		Rate:       o.Rate,
 		CPUs:       runtime.NumCPU(),
 		Started:    time.Now().UTC(),
 	}
+	if o.Server.Centrifugo != "" {
+		r.Publisher = "centrifugo POST /api/publish"
+	}
 	r.PayloadBytes = len(appendPayload(nil, time.Now().UnixNano(), int64(max(o.Messages-1, 0)), o.Pad))
 
-	limit, err := raiseFileLimit()
-	if err != nil {
-		r.Notes = append(r.Notes, fmt.Sprintf("open-file limit not raised: %v", err))
-	}
-	r.FileLimit = limit
 	need := uint64(o.Clients*fdsPerClient + fdsSpare)
 	if o.Server.Mode == ServerInProcess {
 		need += uint64(o.Clients) // the server's end of every connection
 	}
+	// A spawned server inherits the limit and needs as many for its end.
+	limit, err := raiseFileLimit(need + fdsSpare)
+	if err != nil {
+		r.Notes = append(r.Notes, fmt.Sprintf("open-file limit not raised: %v", err))
+	}
+	r.FileLimit = limit
 	if limit != 0 && limit < need {
 		return nil, fmt.Errorf("%w: %d open files allowed, %d clients need about %d here (raise the hard limit, or use --server spawn so the server's sockets count in its own process)", ErrFileLimit, limit, o.Clients, need)
 	}
@@ -87,7 +93,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	run := &runner{o: &o, r: r, tgt: tgt, face: f}
 	run.channels = channelNames(o.Scenario, o.Clients)
 	r.Channels = len(run.channels)
-	run.col = newCollector(int64(o.Messages))
+	run.plan = plan{channels: len(run.channels), messages: o.Messages, publishers: o.Publishers}
+	run.col = newCollector(int64(run.plan.maxSeq()), run.plan.lanes())
 	run.prog = startProgress(&o, run.col, len(run.channels))
 	defer run.prog.stop()
 
@@ -104,11 +111,13 @@ type runner struct {
 	tgt      *target
 	face     face
 	channels []string
+	plan     plan
 	col      *collector
 	prog     *progress
 
 	clients []*client // index i is subscriber i; nil when it failed
 	tallies []*tally
+	subs    []int64 // connected subscribers per channel
 }
 
 // channelNames are fresh names, so that runs against the same server never
@@ -160,11 +169,14 @@ func (run *runner) execute(ctx context.Context) error {
 	}
 
 	if o.Scenario != ScenarioIdle {
-		run.col.expect(int64(r.Setup.Connected) * int64(o.Messages))
+		run.countSubscribers()
+		run.col.expect(run.planned())
+		cpu := run.startCPU()
 		if err := run.publish(ctx); err != nil {
 			return err
 		}
 		run.drain(ctx)
+		cpu.stop()
 	}
 	run.prog.setPhase("closing")
 	run.stopClients()
@@ -249,44 +261,106 @@ func (run *runner) connect(ctx context.Context) error {
 	return nil
 }
 
-// publish sends the messages, at o.Rate or flat out.
+// countSubscribers counts the connected subscribers of each channel.
+func (run *runner) countSubscribers() {
+	run.subs = make([]int64, len(run.channels))
+	for i, c := range run.clients {
+		if c != nil {
+			run.subs[run.channelIndex(i)]++
+		}
+	}
+}
+
+func (run *runner) channelIndex(client int) int {
+	if len(run.channels) == 1 {
+		return 0
+	}
+	return client
+}
+
+// planned is the number of deliveries when every publication goes out.
+func (run *runner) planned() int64 {
+	var n int64
+	for c, subs := range run.subs {
+		n += subs * int64(run.plan.perChannel(c))
+	}
+	return n
+}
+
+// publish sends the publications with o.Publishers concurrent publishers,
+// at o.Rate in all (publication k is due k/rate after the start) or flat
+// out.
 func (run *runner) publish(ctx context.Context) error {
 	o, r := run.o, run.r
 	run.prog.setPhase("publishing")
-	pub, err := newPublisher(o, run.tgt, run.channels)
-	if err != nil {
-		return err
+	pubs := make([]publisher, o.Publishers)
+	defer func() {
+		for _, p := range pubs {
+			if p != nil {
+				p.close()
+			}
+		}
+	}()
+	for i := range pubs {
+		p, err := newPublisher(o, run.tgt)
+		if err != nil {
+			return err
+		}
+		pubs[i] = p
 	}
-	defer pub.close()
 	var interval time.Duration
 	if o.Rate > 0 {
 		interval = time.Duration(float64(time.Second) / o.Rate)
 	}
-	var payload []byte
-	var firstErr error
+	type result struct {
+		sent, failed int
+		expected     int64 // deliveries owed for what was sent
+		firstErr     error
+	}
+	results := make([]result, len(pubs))
 	start := time.Now()
 	run.col.firstPublish = start
-	for seq := range o.Messages {
-		if interval > 0 {
-			if err := sleep(ctx, time.Until(start.Add(time.Duration(seq)*interval))); err != nil {
-				break
-			}
-		}
-		payload = appendPayload(payload[:0], time.Now().UnixNano(), int64(seq), o.Pad)
-		if err := pub.publish(ctx, payload); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			r.Publish.Failed++
-			if firstErr == nil {
-				firstErr = fmt.Errorf("message %d: %w", seq, err)
-			}
-			continue
-		}
-		r.Publish.Sent++
-		run.prog.published.Add(1)
+	var wg sync.WaitGroup
+	for i, pub := range pubs {
+		wg.Go(func() {
+			res := &results[i]
+			var payload []byte
+			run.plan.each(i, func(k, ch, seq int) bool {
+				if interval > 0 {
+					if err := sleep(ctx, time.Until(start.Add(time.Duration(k)*interval))); err != nil {
+						return false
+					}
+				}
+				payload = appendPayload(payload[:0], time.Now().UnixNano(), int64(seq), o.Pad)
+				if err := pub.publish(ctx, run.channels[ch], payload); err != nil {
+					if ctx.Err() != nil {
+						return false
+					}
+					res.failed++
+					if res.firstErr == nil {
+						res.firstErr = fmt.Errorf("publication %d (channel %d, seq %d): %w", k, ch, seq, err)
+					}
+					return true
+				}
+				res.sent++
+				res.expected += run.subs[ch]
+				run.prog.published.Add(1)
+				return true
+			})
+		})
 	}
+	wg.Wait()
 	elapsed := time.Since(start)
+	var expected int64
+	var firstErr error
+	for _, res := range results {
+		r.Publish.Sent += res.sent
+		r.Publish.Failed += res.failed
+		expected += res.expected
+		if firstErr == nil {
+			firstErr = res.firstErr
+		}
+	}
 	r.Publish.Seconds = elapsed.Seconds()
 	if r.Publish.Sent > 0 {
 		r.Publish.PerSecond = float64(r.Publish.Sent) / elapsed.Seconds()
@@ -295,13 +369,59 @@ func (run *runner) publish(ctx context.Context) error {
 		r.Publish.FirstError = firstErr.Error()
 	}
 	if r.Publish.Sent < o.Messages {
-		// Messages never sent cannot be waited for.
-		run.col.expect(int64(r.Setup.Connected) * int64(r.Publish.Sent))
+		// Publications never sent cannot be waited for.
+		run.col.expect(expected)
 		if ctx.Err() != nil {
 			r.Notes = append(r.Notes, "the run timed out while publishing")
 		}
 	}
 	return nil
+}
+
+// cpuWindow measures the server's CPU time from the first publication to
+// the end of the drain.
+type cpuWindow struct {
+	run    *runner
+	start  time.Time
+	cpu    time.Duration
+	err    error
+	pubCPU time.Duration // node A's, with two nodes
+	pubErr error
+}
+
+func (run *runner) startCPU() *cpuWindow {
+	w := &cpuWindow{run: run, start: time.Now()}
+	if run.tgt.pid == 0 {
+		w.err = fmt.Errorf("%w: the server's pid is unknown (--server-pid)", ErrNoCPU)
+		return w
+	}
+	w.cpu, w.err = readCPU(run.tgt.pid)
+	if run.tgt.pubPID != 0 {
+		w.pubCPU, w.pubErr = readCPU(run.tgt.pubPID)
+	}
+	return w
+}
+
+func (w *cpuWindow) stop() {
+	c := &w.run.r.CPU
+	c.WindowSeconds = time.Since(w.start).Seconds()
+	if w.run.tgt.pubPID != 0 && w.pubErr == nil {
+		if end, err := readCPU(w.run.tgt.pubPID); err == nil {
+			c.PublisherNodeSeconds = (end - w.pubCPU).Seconds()
+		}
+	}
+	if w.err == nil {
+		var end time.Duration
+		end, w.err = readCPU(w.run.tgt.pid)
+		w.cpu = end - w.cpu
+	}
+	if w.err != nil {
+		c.Error = w.err.Error()
+		return
+	}
+	c.Available = true
+	c.Seconds = w.cpu.Seconds()
+	c.Shared = w.run.tgt.shared
 }
 
 // drain waits until every subscriber has every message, o.Drain after the
@@ -374,6 +494,12 @@ func (run *runner) account() {
 		if span > 0 {
 			d.PerSecond = float64(d.Delivered) / span.Seconds()
 		}
+	}
+	if c := &r.CPU; c.Available && d.Delivered > 0 {
+		c.PerMillionDeliveries = c.Seconds / float64(d.Delivered) * 1e6
+	}
+	if c := &r.CPU; c.Available && r.Publish.Sent > 0 {
+		c.PerMillionPublications = c.Seconds / float64(r.Publish.Sent) * 1e6
 	}
 	l := run.col.latencies()
 	r.Latency = LatencyReport{Samples: l.Count, Mean: ms(l.Mean), P50: ms(l.P50), P95: ms(l.P95), P99: ms(l.P99), Max: ms(l.Max)}

@@ -11,9 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 // Timing of a spawned server.
@@ -29,40 +32,117 @@ var ErrServerExited = errors.New("bench: spawned server exited")
 
 // spawn runs the server as a child process with a temporary config, so that
 // the memory read is the server's alone. The child inherits the raised
-// open-file limit.
+// open-file limit. With s.Redis it runs two nodes on that Redis: node A
+// takes the publications, node B the subscribers, and B is the one
+// measured.
 func (t *target) spawn(ctx context.Context, s ServerOptions) error {
-	httpAddr, grpcAddr, err := freeAddrs()
+	prefix := "bench" + randomHex(4) // fresh keys in a shared Redis
+	if s.Centrifugo != "" {
+		t.newPublisher = func() (publisher, error) { return newCentrifugoPublisher(t), nil }
+	}
+	node := func(name string) (*proc, error) {
+		httpAddr, grpcAddr, err := freeAddrs()
+		if err != nil {
+			return nil, err
+		}
+		var p *proc
+		if s.Centrifugo != "" {
+			p, err = startProc(ctx, s.Log, "centrifugo.json", centrifugoConfig(s, t, httpAddr, prefix, name),
+				func(cfg string) []string { return []string{s.Centrifugo, "--config", cfg} }, "/health")
+		} else {
+			cfg := serverConfig(s, httpAddr, grpcAddr)
+			if s.Redis != "" {
+				cfg.Engine = app.Engine{Type: "redis", Address: s.Redis, Prefix: prefix}
+				cfg.NodeName = name
+			}
+			p, err = startProc(ctx, s.Log, "config.json", cfg,
+				func(cfg string) []string { return append(append([]string(nil), s.Command...), "--config", cfg) }, "/readyz")
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.httpAddr, p.grpcAddr = httpAddr, grpcAddr
+		return p, nil
+	}
+	kind := fmt.Sprintf("`%s serve`", filepath.Base(s.Command0()))
+	if s.Centrifugo != "" {
+		kind = fmt.Sprintf("`%s` (Centrifugo)", filepath.Base(s.Centrifugo))
+	}
+	b, err := node("b")
 	if err != nil {
 		return err
 	}
+	t.stop = b.stop
+	t.setAddrs(b.httpAddr, b.grpcAddr)
+	t.pid = b.pid
+	t.pubHTTPURL, t.pubGRPCAddr = t.httpURL, t.grpcAddr
+	t.what = fmt.Sprintf("spawned %s (pid %d, its own process)", kind, t.pid)
+	if s.Redis == "" {
+		return nil
+	}
+	a, err := node("a")
+	if err != nil {
+		b.stop()
+		return err
+	}
+	t.stop = func() error { return errors.Join(a.stop(), b.stop()) }
+	t.pubHTTPURL, t.pubGRPCAddr = "http://"+a.httpAddr, a.grpcAddr
+	t.pubPID = a.pid
+	t.what = fmt.Sprintf("two spawned %s nodes on Redis %s: publications to node A (pid %d), subscribers on node B (pid %d, the one measured)",
+		kind, s.Redis, a.pid, b.pid)
+	return nil
+}
+
+// Command0 is the program of Command ("" without one).
+func (s ServerOptions) Command0() string {
+	if len(s.Command) == 0 {
+		return ""
+	}
+	return s.Command[0]
+}
+
+// proc is a spawned server process.
+type proc struct {
+	pid                int
+	httpAddr, grpcAddr string
+	stop               func() error
+}
+
+// startProc writes cfg as JSON into a fresh temporary directory, runs
+// args(path of the file), and waits until GET readyPath answers 200 on
+// the address cfg's owner chose (passed in the closure's config). stop
+// ends the process (SIGTERM, then SIGKILL) and removes the directory.
+func startProc(ctx context.Context, log io.Writer, file string, cfg any, args func(cfgPath string) []string, readyPath string) (*proc, error) {
 	dir, err := os.MkdirTemp("", "switchboard-bench-")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	cfgPath := filepath.Join(dir, "config.json")
-	b, err := json.MarshalIndent(serverConfig(s, httpAddr, grpcAddr), "", "  ")
+	cfgPath := filepath.Join(dir, file)
+	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		os.RemoveAll(dir)
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(cfgPath, b, 0o600); err != nil {
 		os.RemoveAll(dir)
-		return err
+		return nil, err
 	}
+	httpAddr := configHTTPAddr(cfg)
 
 	tail := &tailBuffer{max: logTail}
 	var stderr io.Writer = tail
-	if s.Log != nil {
-		stderr = io.MultiWriter(tail, s.Log)
+	if log != nil {
+		stderr = io.MultiWriter(tail, log)
 	}
-	args := append(append([]string(nil), s.Command[1:]...), "--config", cfgPath)
-	cmd := exec.Command(s.Command[0], args...)
+	argv := args(cfgPath)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
 	cmd.Stdout = stderr
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = childAttrs()
 	if err := cmd.Start(); err != nil {
 		os.RemoveAll(dir)
-		return fmt.Errorf("spawn %s: %w", s.Command[0], err)
+		return nil, fmt.Errorf("spawn %s: %w", argv[0], err)
 	}
 	exited := make(chan struct{})
 	var waitErr error
@@ -70,7 +150,8 @@ func (t *target) spawn(ctx context.Context, s ServerOptions) error {
 
 	var stopOnce sync.Once
 	var stopErr error
-	t.stop = func() error {
+	p := &proc{pid: cmd.Process.Pid}
+	p.stop = func() error {
 		stopOnce.Do(func() {
 			defer os.RemoveAll(dir)
 			_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -84,18 +165,25 @@ func (t *target) spawn(ctx context.Context, s ServerOptions) error {
 		})
 		return stopErr
 	}
-	t.setAddrs(httpAddr, grpcAddr)
-	t.pid = cmd.Process.Pid
-	t.what = fmt.Sprintf("spawned `%s serve` (pid %d, its own process)", filepath.Base(s.Command[0]), t.pid)
-
-	if err := waitReady(ctx, t.httpURL+"/readyz", exited); err != nil {
-		t.stop()
+	if err := waitReady(ctx, "http://"+httpAddr+readyPath, exited); err != nil {
+		p.stop()
 		if errors.Is(err, ErrServerExited) {
-			return fmt.Errorf("%w (%v): %s", err, waitErr, tail.String())
+			return nil, fmt.Errorf("%w (%v): %s", err, waitErr, tail.String())
 		}
-		return fmt.Errorf("spawned server: %w; its log: %s", err, tail.String())
+		return nil, fmt.Errorf("spawned server: %w; its log: %s", err, tail.String())
 	}
-	return nil
+	return p, nil
+}
+
+// configHTTPAddr is the HTTP address a spawned server's config names.
+func configHTTPAddr(cfg any) string {
+	switch c := cfg.(type) {
+	case app.Config:
+		return c.HTTPAddr
+	case centrifugoConf:
+		return net.JoinHostPort(c.HTTPServer.Address, strconv.Itoa(c.HTTPServer.Port))
+	}
+	return ""
 }
 
 // freeAddrs picks two free loopback ports. Another process could take one

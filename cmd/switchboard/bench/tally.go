@@ -13,6 +13,7 @@ const numShards = 32
 // collector gathers what every subscriber receives during one run.
 type collector struct {
 	messages int64        // sequence numbers run from 0 to messages-1
+	lanes    int64        // independently ordered streams per subscriber (plan.lanes)
 	expected atomic.Int64 // unique deliveries that make the run complete
 
 	unique atomic.Int64 // first deliveries of a (subscriber, seq)
@@ -31,8 +32,8 @@ type shard struct {
 	_    [64]byte // keep neighbours' hot counters apart
 }
 
-func newCollector(messages int64) *collector {
-	return &collector{messages: messages, done: make(chan struct{})}
+func newCollector(messages int64, lanes int) *collector {
+	return &collector{messages: messages, lanes: int64(max(lanes, 1)), done: make(chan struct{})}
 }
 
 // expect sets how many unique deliveries complete the run; reaching it
@@ -62,8 +63,8 @@ type tally struct {
 	unique    int64
 	dups      int64
 	reordered int64
-	stray     int64 // stamped frames with a sequence number out of range
-	maxSeq    int64
+	stray     int64     // stamped frames with a sequence number out of range
+	maxSeq    []int64   // highest sequence number seen, per lane (seq mod lanes)
 	last      time.Time // when the last unique delivery arrived
 
 	// stopping is set when the run ends the connection on purpose, so
@@ -80,7 +81,11 @@ func (t *tally) end(err error) {
 }
 
 func newTally(c *collector, id int) *tally {
-	return &tally{c: c, hist: &c.shards[id%numShards].hist, maxSeq: -1}
+	t := &tally{c: c, hist: &c.shards[id%numShards].hist, maxSeq: make([]int64, c.lanes)}
+	for i := range t.maxSeq {
+		t.maxSeq[i] = -1
+	}
+	return t
 }
 
 // frame accounts for one received frame; now is when it was read.
@@ -102,10 +107,10 @@ func (t *tally) frame(b []byte, now time.Time) {
 		return
 	}
 	t.seen[w] |= bit
-	if seq < t.maxSeq {
+	if lane := seq % t.c.lanes; seq < t.maxSeq[lane] {
 		t.reordered++
 	} else {
-		t.maxSeq = seq
+		t.maxSeq[lane] = seq
 	}
 	t.unique++
 	t.last = now

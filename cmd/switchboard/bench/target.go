@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
+	"github.com/switchboard-hub/switchboard/internal/app"
 )
 
 // target is the server under test and how to reach it.
@@ -20,7 +20,13 @@ type target struct {
 	wsURL    string // ws://127.0.0.1:PORT
 	grpcAddr string // 127.0.0.1:PORT; empty when unknown
 
+	// Where publications go: the same server, or node A of two.
+	pubHTTPURL  string
+	pubGRPCAddr string
+	pubPID      int // node A's process, 0 with one node
+
 	apiSecret     string
+	tokenSecret   string // Centrifugo's client.token.hmac_secret_key
 	adminUser     string
 	adminPassword string
 
@@ -29,6 +35,10 @@ type target struct {
 	what   string // for the report
 
 	stop func() error
+
+	// newPublisher, when set, makes the publishers of a server that is not
+	// Switchboard (the API of the server under comparison).
+	newPublisher func() (publisher, error)
 }
 
 // startTarget starts or locates the server o.Server asks for.
@@ -43,6 +53,9 @@ func startTarget(ctx context.Context, o *Options) (*target, error) {
 		}
 	}
 	t := &target{apiSecret: s.APISecret, adminUser: s.AdminUser, adminPassword: s.AdminPassword, stop: func() error { return nil }}
+	if s.Centrifugo != "" {
+		t.tokenSecret = randomHex(16)
+	}
 	switch s.Mode {
 	case ServerInProcess:
 		return t, t.startInProcess(s)
@@ -52,6 +65,7 @@ func startTarget(ctx context.Context, o *Options) (*target, error) {
 		t.httpURL = strings.TrimSuffix(s.Target, "/")
 		t.wsURL = "ws" + strings.TrimPrefix(t.httpURL, "http")
 		t.grpcAddr = s.GRPCAddr
+		t.pubHTTPURL, t.pubGRPCAddr = t.httpURL, t.grpcAddr
 		t.pid = s.PID
 		t.what = "running server at " + t.httpURL
 		if t.pid != 0 {
@@ -89,6 +103,7 @@ func (t *target) startInProcess(s ServerOptions) error {
 		return fmt.Errorf("in-process server: %w", err)
 	}
 	t.setAddrs(a.HTTPAddr(), a.GRPCAddr())
+	t.pubHTTPURL, t.pubGRPCAddr = t.httpURL, t.grpcAddr
 	t.pid = os.Getpid()
 	t.shared = true
 	t.what = fmt.Sprintf("in-process server (pid %d, shared with the load generator)", t.pid)

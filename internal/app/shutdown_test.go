@@ -13,8 +13,8 @@ import (
 	"github.com/coder/websocket"
 	"google.golang.org/grpc/codes"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 )
 
 // closeCode reads from ws until it ends and returns the close code the

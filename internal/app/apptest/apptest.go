@@ -14,8 +14,8 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/app"
 	"github.com/switchboard-hub/switchboard/internal/token"
 	"github.com/switchboard-hub/switchboard/services/auth"
 )

@@ -11,9 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app"
-	"github.com/switchboard-hub/switchboard/cmd/switchboard/app/apptest"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
+	"github.com/switchboard-hub/switchboard/internal/app"
+	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 	"github.com/switchboard-hub/switchboard/internal/webhooktest"
 	"github.com/switchboard-hub/switchboard/services/webhook"
 )
