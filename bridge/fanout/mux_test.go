@@ -149,7 +149,9 @@ func TestMuxSlowSocketDoesNotHoldBackOthers(t *testing.T) {
 	srv := apptest.Start(t, nil)
 	ctx := ctxTimeout(t)
 	f := fanout.New(srv.Hub, fanout.Options{})
-	enc := func(ev *pb.Event) ([]byte, error) { return []byte(ev.GetChannel() + " " + ev.GetId() + " " + ev.GetData()), nil }
+	enc := func(ev *pb.Event) ([]byte, error) {
+		return []byte(ev.GetChannel() + " " + ev.GetId() + " " + ev.GetData()), nil
+	}
 	face := startSocketFace(t, f, enc, func(r *http.Request) int {
 		if strings.HasPrefix(r.URL.Path, "/slow") {
 			return 4

@@ -106,7 +106,7 @@ func TestMuxAddRemove(t *testing.T) {
 			if _, err := client.MuxRemove(ctxFor(t), &pb.MuxRemoveRequest{MuxId: id, Subscriptions: []uint64{1, 99}}); err != nil {
 				t.Fatal(err)
 			}
-			publish(t, c.Hub, &pb.Event{Channel: a, Data: `5`})          // no one
+			publish(t, c.Hub, &pb.Event{Channel: a, Data: `5`})            // no one
 			publish(t, c.Hub, &pb.Event{Channel: a, Name: "x", Data: `6`}) // 3 only
 			expectEvent(t, st, &pending, `6`, 3)
 		})
