@@ -83,10 +83,10 @@ func (f *Fanout) newGroup(ctx context.Context, k groupKey, req *pb.SubscribeRequ
 		ctx:     sctx,
 		cancel:  cancel,
 		ready:   make(chan struct{}),
-		room:    make(chan struct{}, 1),
 	}
 	g.publishLocked()
 	if ownStream(req) || f.noMux.Load() {
+		g.room = make(chan struct{}, 1)
 		go g.run(req)
 	} else {
 		go g.runMux(req)

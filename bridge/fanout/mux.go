@@ -271,6 +271,7 @@ func (m *muxConn) sendRemoves() {
 func (g *group) runMux(req *pb.SubscribeRequest) {
 	m, err := g.f.attach(g)
 	if errors.Is(err, errNoMux) {
+		g.room = make(chan struct{}, 1)
 		g.run(req)
 		return
 	}

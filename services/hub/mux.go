@@ -32,13 +32,16 @@ import (
 // bridge cuts that socket.
 const (
 	// muxBatch is the most items one MuxBatch carries.
-	muxBatch = 512
+	muxBatch = 256
 	// muxFullWait is how long dispatch waits for room in a full mux queue.
 	muxFullWait = 5 * time.Second
 )
 
-// muxQueueSize is the items a mux queues before dispatch waits for room.
-func (h *Hub) muxQueueSize() int { return max(16*h.opts.QueueSize, 4096) }
+// muxQueueSize is the items a mux queues before dispatch waits for room:
+// as many as one stream may queue (queue_size). Beyond it publishing waits
+// for the bridge, so that the events between a publisher and the sockets
+// are bounded by what the bridge takes, not by what publishers send.
+func (h *Hub) muxQueueSize() int { return h.opts.QueueSize }
 
 // mux is one multiplexed stream.
 type mux struct {
@@ -303,8 +306,8 @@ func (s *HubServer) MuxAdd(ctx context.Context, req *pb.MuxAddRequest) (*pb.MuxA
 	if m == nil {
 		return nil, h.toStatus(fmt.Errorf("mux %q: %w", req.MuxId, errMuxNotFound))
 	}
-	st := newStream(m.sess, req.Filters, access.ServerReader, 0)
-	st.mux, st.muxID = m, req.Subscription
+	// No queue, no channels: its events go to the mux (dispatch).
+	st := &stream{sess: m.sess, filters: req.Filters, reader: access.ServerReader, mux: m, muxID: req.Subscription}
 	m.mu.Lock()
 	switch {
 	case m.subs == nil || m.err != nil:
