@@ -100,8 +100,9 @@ func New(hub pb.HubServiceClient, opts Options) *Fanout {
 }
 
 // Subscribe joins sink to the group (face, key). The first sink of a group
-// opens one upstream HubService.Subscribe stream with req and enc; later
-// sinks share that stream and encoder, so every sink of a group must ask for
+// adds req's filters to the multiplexed upstream stream (or opens a
+// Subscribe stream of its own, see the package comment), with enc; later
+// sinks share that subscription and encoder, so every sink of a group must ask for
 // the same thing (build key with FilterSetKey plus whatever else the face's
 // request depends on). Subscribe returns once the upstream has confirmed the
 // subscription: no event published afterwards is missed.
