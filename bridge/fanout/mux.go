@@ -139,7 +139,7 @@ func (m *muxConn) read(stream muxStream) {
 	metrics := metricsFor("mux")
 	metrics.streams.Inc()
 	defer metrics.streams.Dec()
-	var targets []*group
+	var d demuxer
 	for {
 		msg, err := stream.Recv()
 		if err != nil {
@@ -150,39 +150,104 @@ func (m *muxConn) read(stream muxStream) {
 		if len(items) == 0 {
 			continue // heartbeat
 		}
-		// Resolve every subscription of the batch under one read lock;
-		// deliver without it (a sink may cancel from Deliver).
-		targets = targets[:0]
-		m.mu.RLock()
-		for _, it := range items {
-			for _, id := range it.GetSubscriptions() {
-				targets = append(targets, m.groups[id])
-			}
+		m.demux(items, &d)
+	}
+}
+
+// demuxer is the read loop's scratch space, kept between batches.
+type demuxer struct {
+	targets []*group       // per subscription id of the batch, in order
+	work    []groupWork    // the events of the batch, per group
+	index   map[*group]int // group -> its entry in work
+	ended   []endedItem
+	frames  [][]byte
+}
+
+type groupWork struct {
+	g      *group
+	events []*pb.Event
+	auds   []*pb.Audience
+}
+
+type endedItem struct {
+	g   *group
+	err error
+}
+
+// demux delivers one batch. The events of each group are delivered
+// together, in order, a few to each sink in a row (deliverEvents), so that a
+// socket gets a burst its writer sends in one system call; events of
+// different groups have no order between them. Ends come last: a
+// subscription's events all precede its end on the stream.
+func (m *muxConn) demux(items []*pb.MuxItem, d *demuxer) {
+	// Resolve every subscription of the batch under one read lock;
+	// deliver without it (a sink may cancel from Deliver).
+	d.targets = d.targets[:0]
+	m.mu.RLock()
+	for _, it := range items {
+		for _, id := range it.GetSubscriptions() {
+			d.targets = append(d.targets, m.groups[id])
 		}
-		m.mu.RUnlock()
-		i := 0
-		for _, it := range items {
-			ids := it.GetSubscriptions()
-			gs := targets[i : i+len(ids)]
-			i += len(ids)
-			if ev := it.GetEvent(); ev != nil {
-				for _, g := range gs {
-					if g != nil && g.confirmed.Load() {
-						g.deliverOne(ev, it.GetAudience())
-					}
+	}
+	m.mu.RUnlock()
+	if d.index == nil {
+		d.index = make(map[*group]int)
+	}
+	i := 0
+	for _, it := range items {
+		ids := it.GetSubscriptions()
+		gs := d.targets[i : i+len(ids)]
+		i += len(ids)
+		if end := it.GetEnded(); end != nil {
+			err := endedError(end)
+			for _, g := range gs {
+				if g != nil {
+					d.ended = append(d.ended, endedItem{g, err})
 				}
+			}
+			continue
+		}
+		ev := it.GetEvent()
+		if ev == nil {
+			continue
+		}
+		for _, g := range gs {
+			if g == nil || !g.confirmed.Load() {
 				continue
 			}
-			if end := it.GetEnded(); end != nil {
-				err := endedError(end)
-				for _, g := range gs {
-					if g != nil {
-						g.upstreamEnded(err)
-					}
-				}
+			k, ok := d.index[g]
+			if !ok {
+				k = len(d.work)
+				d.index[g] = k
+				d.work = append(d.work, groupWork{g: g})
 			}
+			w := &d.work[k]
+			w.events = append(w.events, ev)
+			w.auds = append(w.auds, it.GetAudience())
 		}
-		clear(targets)
+	}
+	for k := range d.work {
+		w := &d.work[k]
+		d.frames = w.g.deliverEvents(d.frames[:0], w.events, w.auds)
+		clear(w.events)
+		clear(w.auds)
+		w.events, w.auds = w.events[:0], w.auds[:0]
+	}
+	for _, e := range d.ended {
+		e.g.upstreamEnded(e.err)
+	}
+	clear(d.ended)
+	d.ended = d.ended[:0]
+	clear(d.targets)
+	clear(d.index)
+	// Keep the entries' slices for the next batch, not their groups.
+	for k := range d.work {
+		d.work[k].g = nil
+	}
+	if len(d.work) > 64 {
+		d.work = nil // a burst over many groups: do not keep it all
+	} else {
+		d.work = d.work[:0]
 	}
 }
 
@@ -302,25 +367,42 @@ func (g *group) runMux(req *pb.SubscribeRequest) {
 	}
 }
 
-// deliverOne encodes ev once and hands it to every member of the current
-// snapshot whose reader the audience admits.
-func (g *group) deliverOne(ev *pb.Event, aud *pb.Audience) {
+// deliverEvents encodes each event once and hands the sinks of the current
+// snapshot the events their reader the audience admits, at most maxBatch
+// to a sink in a row. frames is scratch space, returned for reuse.
+func (g *group) deliverEvents(frames [][]byte, events []*pb.Event, auds []*pb.Audience) [][]byte {
 	members := *g.snapshot.Load()
 	if len(members) == 0 {
-		return
+		return frames
 	}
-	frame, err := g.enc(ev)
-	if err != nil {
-		g.f.log.Warn("event not encoded; skipped", "face", g.key.face, "channel", ev.GetChannel(), "id", ev.GetId(), "err", err)
-		return
-	}
-	n := 0
-	for _, m := range members {
-		if m.removed.Load() || !access.Admits(aud, m.reader) {
+	kept := 0
+	for i, ev := range events {
+		frame, err := g.enc(ev)
+		if err != nil {
+			g.f.log.Warn("event not encoded; skipped", "face", g.key.face, "channel", ev.GetChannel(), "id", ev.GetId(), "err", err)
 			continue
 		}
-		m.sink.Deliver(ev, frame)
-		n++
+		events[kept], auds[kept] = ev, auds[i]
+		frames = append(frames, frame)
+		kept++
+	}
+	events, auds = events[:kept], auds[:kept]
+	n := 0
+	for start := 0; start < len(events); start += maxBatch {
+		end := min(start+maxBatch, len(events))
+		for _, m := range members {
+			for i := start; i < end; i++ {
+				if m.removed.Load() {
+					break
+				}
+				if access.Admits(auds[i], m.reader) {
+					m.sink.Deliver(events[i], frames[i])
+					n++
+				}
+			}
+		}
 	}
 	g.metrics.delivered.Add(float64(n))
+	clear(frames)
+	return frames
 }
