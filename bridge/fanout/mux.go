@@ -139,18 +139,100 @@ func (m *muxConn) read(stream muxStream) {
 	metrics := metricsFor("mux")
 	metrics.streams.Inc()
 	defer metrics.streams.Dec()
-	var d demuxer
+	q := &muxQueue{wake: make(chan struct{}, 1), room: make(chan struct{}, 1), done: make(chan struct{})}
+	go m.deliver(q)
 	for {
 		msg, err := stream.Recv()
 		if err != nil {
+			q.close()
+			<-q.done // every event received goes out before the end is told
 			m.fail(err)
 			return
 		}
-		items := msg.GetBatch().GetItems()
-		if len(items) == 0 {
-			continue // heartbeat
+		if items := msg.GetBatch().GetItems(); len(items) > 0 {
+			q.put(items)
+		}
+	}
+}
+
+// muxQueue hands received items from the read loop to the delivery loop.
+// While the sinks are being served, batches that arrive pile up here and
+// are delivered together: a socket then gets a burst of frames at once,
+// which its writer sends in one system call, however the hub cut the
+// stream into messages. Beyond maxPending items the read loop waits, the
+// stream backs up and the hub makes publishers wait.
+type muxQueue struct {
+	mu     sync.Mutex
+	items  []*pb.MuxItem
+	closed bool
+	wake   chan struct{} // items or close to see
+	room   chan struct{} // the delivery loop took items
+	done   chan struct{} // closed when the delivery loop has ended
+}
+
+func (q *muxQueue) put(items []*pb.MuxItem) {
+	q.mu.Lock()
+	for len(q.items) >= maxPending {
+		q.mu.Unlock()
+		<-q.room
+		q.mu.Lock()
+	}
+	q.items = append(q.items, items...)
+	q.mu.Unlock()
+	signal(q.wake)
+}
+
+func (q *muxQueue) close() {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	signal(q.wake)
+}
+
+// take returns everything queued, or closed when nothing is left and the
+// queue is closed.
+func (q *muxQueue) take(into []*pb.MuxItem) (items []*pb.MuxItem, closed bool) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			items, q.items = q.items, into[:0]
+			q.mu.Unlock()
+			signal(q.room)
+			return items, false
+		}
+		if q.closed {
+			q.mu.Unlock()
+			return nil, true
+		}
+		q.mu.Unlock()
+		<-q.wake
+	}
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// deliver is the delivery loop of a mux: it demultiplexes what the read
+// loop queued until the queue is closed and empty.
+func (m *muxConn) deliver(q *muxQueue) {
+	defer close(q.done)
+	var d demuxer
+	var spare []*pb.MuxItem
+	for {
+		items, closed := q.take(spare)
+		if closed {
+			return
 		}
 		m.demux(items, &d)
+		clear(items)
+		spare = items[:0]
+		if cap(spare) > 4*maxPending {
+			spare = nil
+		}
 	}
 }
 
