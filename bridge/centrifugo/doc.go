@@ -12,8 +12,11 @@
 //
 //	handler.go     HTTP entry: body and sign extraction, sign check, statuses
 //	parse.go       bytes → typed commands or a *ParseError; never panics
-//	commands.go    Execute(ctx, Command) Reply: the one place commands run,
-//	               shared by the HTTP handler and the Redis queue consumer
+//	fastparse.go   parse.go's fast path for plain bodies, held to the same
+//	               answer as encoding/json by a differential fuzz target
+//	commands.go    Execute / ExecuteAll: the one place commands run, shared
+//	               by the HTTP handler and the Redis queue consumer; a run of
+//	               publish commands is one PublishBatch call
 //	translate.go   params → HubService requests (Centrifugo mapping table)
 //	encode.go      replies and bodies as v1 JSON, key order and data bytes kept
 //	errors.go      the one table: gRPC status code → v1 error string + advice

@@ -65,8 +65,17 @@ func appendReply(dst []byte, r Reply) []byte {
 // appendString appends s as a JSON string with encoding/json's escaping
 // (HTML characters escaped), which is what v1 produced.
 func appendString(dst []byte, s string) []byte {
-	b, _ := json.Marshal(s) // a string always marshals
-	return append(dst, b...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	// Printable ASCII without quote, backslash or HTML characters:
+	// encoding/json writes it as it is.
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // appendRaw appends JSON text verbatim. The contract promises Event.data is

@@ -430,3 +430,78 @@ func TestFaceRedisQueue(t *testing.T) {
 		t.Fatalf("got %v, want unsubscribed by the queued command", m)
 	}
 }
+
+// TestFacePublishBatch: a batch of publish commands answers each command as
+// if they ran one at a time: a failing command gets its own error, the
+// commands before and after it are published, in order, and a command
+// between publishes sees the ones before it.
+func TestFacePublishBatch(t *testing.T) {
+	srv := apptest.Start(t, func(c *app.Config) {
+		c.Namespaces = []app.Namespace{{Name: "ns", HistorySize: 10, HistoryTTL: app.Duration(time.Minute)}}
+	})
+	s := subscribe(t, srv, "42", "c42", "", "ns:a", "ns:b")
+	long := strings.Repeat("c", 256)
+	pub := func(uid, ch, data string) string {
+		return `{"uid":"` + uid + `","method":"publish","params":{"channel":"` + ch + `","data":` + data + `}}`
+	}
+	got := api(t, srv, `[`+strings.Join([]string{
+		pub("1", "ns:a", `1`),
+		pub("2", "ns:b", `2`),
+		pub("3", "nope:x", `3`),
+		pub("4", "ns:a", `4`),
+		pub("5", long, `5`),
+		pub("6", "ns:b", `6`),
+		`{"uid":"7","method":"history","params":{"channel":"ns:b"}}`,
+		pub("8", "ns:a", `8`),
+		pub("9", "ns:a", `{"k":"9"}`),
+	}, ",")+`]`)
+	got = timestamp.ReplaceAllString(got, `"timestamp":"T"`)
+	got = regexp.MustCompile(`"uid":"[A-Za-z0-9_-]{22}"`).ReplaceAllString(got, `"uid":"ID"`)
+	want := `[{"uid":"1","method":"publish","error":null,"body":null},` +
+		`{"uid":"2","method":"publish","error":null,"body":null},` +
+		`{"uid":"3","method":"publish","error":"namespace not found","advice":"fix","body":null},` +
+		`{"uid":"4","method":"publish","error":null,"body":null},` +
+		`{"uid":"5","method":"publish","error":"invalid message","advice":"fix","body":null},` +
+		`{"uid":"6","method":"publish","error":null,"body":null},` +
+		`{"uid":"7","method":"history","error":null,"body":{"channel":"ns:b","data":[` +
+		`{"uid":"ID","timestamp":"T","channel":"ns:b","data":6},{"uid":"ID","timestamp":"T","channel":"ns:b","data":2}]}},` +
+		`{"uid":"8","method":"publish","error":null,"body":null},` +
+		`{"uid":"9","method":"publish","error":null,"body":null}]`
+	if got != want {
+		t.Fatalf("replies\n got %s\nwant %s", got, want)
+	}
+	for _, w := range []struct{ ch, data string }{{"ns:a", "1"}, {"ns:b", "2"}, {"ns:a", "4"}, {"ns:b", "6"}, {"ns:a", "8"}, {"ns:a", `{"k":"9"}`}} {
+		if ev := s.event(t); ev.GetChannel() != w.ch || ev.GetData() != w.data {
+			t.Fatalf("got %v, want %s on %s", ev, w.data, w.ch)
+		}
+	}
+}
+
+// TestFacePublishLongBatch: a batch longer than one PublishBatch call
+// takes (hub.proto: 10000) is published whole, in order.
+func TestFacePublishLongBatch(t *testing.T) {
+	srv := apptest.Start(t, nil)
+	const n = 12000 // more than the core takes in one PublishBatch
+	cmds := make([]string, n)
+	for i := range cmds {
+		cmds[i] = `{"method":"publish","params":{"channel":"many","data":` + strconv.Itoa(i) + `}}`
+	}
+	got := api(t, srv, `[`+strings.Join(cmds, ",")+`]`)
+	if ok := strings.Count(got, `"error":null`); ok != n {
+		t.Fatalf("%d of %d commands succeeded: %.300s", ok, n, got)
+	}
+	r, err := srv.Hub.Publish(t.Context(), &pb.PublishRequest{Event: &pb.Event{Channel: "many", Data: `"last"`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.GetPosition().GetOffset() != n+1 {
+		t.Fatalf("offset after the batch %d, want %d", r.GetPosition().GetOffset(), n+1)
+	}
+	h, err := srv.Hub.History(t.Context(), &pb.HistoryRequest{Channel: "many", Limit: 3, Reverse: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h.Events) != 3 || h.Events[1].Data != strconv.Itoa(n-1) || h.Events[2].Data != strconv.Itoa(n-2) {
+		t.Fatalf("newest history %v", h.Events)
+	}
+}

@@ -96,6 +96,17 @@ func DecodeCommands(body []byte) ([]Command, error) {
 		// name nobody sent.
 		return nil, &ParseError{Kind: ErrInvalidMessage, Cause: errors.New("body is not valid UTF-8")}
 	}
+	if body[0] == '{' || body[0] == '[' {
+		if cmds, ok := decodeFast(body); ok {
+			return cmds, nil
+		}
+	}
+	return decodeSlow(body)
+}
+
+// decodeSlow is DecodeCommands with encoding/json alone, for a non-empty
+// UTF-8 body.
+func decodeSlow(body []byte) ([]Command, error) {
 	var raws []rawCommand
 	switch body[0] {
 	case '{':

@@ -124,13 +124,17 @@ func (h *Handler) runQueueItem(ctx context.Context, key string, item []byte) {
 	if len(cmds) > 0 {
 		countRequest()
 	}
+	run := cmds[:0]
 	for _, cmd := range cmds {
 		if !queueMethods[cmd.Method] {
 			h.log.Debug("redis api queue: method ignored", "key", key, "method", cmd.Method)
 			continue
 		}
-		if r := h.exec.Execute(ctx, cmd); r.Error != "" {
-			h.log.Warn("redis api queue: command failed", "key", key, "method", cmd.Method,
+		run = append(run, cmd)
+	}
+	for _, r := range h.exec.ExecuteAll(ctx, run, make([]Reply, 0, len(run))) {
+		if r.Error != "" {
+			h.log.Warn("redis api queue: command failed", "key", key, "method", r.Method,
 				"error", fmt.Sprintf("%s (%s)", r.Error, r.Advice))
 		}
 	}

@@ -21,6 +21,32 @@ func publishRequest(p *PublishParams) *pb.PublishRequest {
 	}}
 }
 
+// publishBatchRequest maps a run of publish commands as publishRequest
+// maps each, in a few allocations: the messages in two arrays, the data
+// in one string.
+func publishBatchRequest(cmds []Command) *pb.PublishBatchRequest {
+	n, size := len(cmds), 0
+	for _, cmd := range cmds {
+		size += len(cmd.Params.(*PublishParams).Data)
+	}
+	buf := make([]byte, 0, size)
+	for _, cmd := range cmds {
+		buf = append(buf, cmd.Params.(*PublishParams).Data...)
+	}
+	data := string(buf)
+	reqs, evs := make([]pb.PublishRequest, n), make([]pb.Event, n)
+	req := &pb.PublishBatchRequest{Requests: make([]*pb.PublishRequest, n)}
+	for i, cmd := range cmds {
+		p := cmd.Params.(*PublishParams)
+		ev := &evs[i]
+		ev.Id, ev.Channel, ev.Publisher = p.UID, p.Channel, publisher(p.Client)
+		ev.Data, data = data[:len(p.Data)], data[len(p.Data):]
+		reqs[i].Event = ev
+		req.Requests[i] = &reqs[i]
+	}
+	return req
+}
+
 // broadcastRequest maps broadcast. v1 answers "invalid message"/"fix" for an
 // empty channel list, missing data or an empty channel name before
 // publishing anything; so does this face, whatever the core would say.

@@ -56,13 +56,22 @@ type Options struct {
 }
 
 // Register adds a service's routes to the mux.
-type Register func(ctx context.Context, mux *runtime.ServeMux, conn *grpc.ClientConn) error
+type Register func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error
+
+// Client makes a Register of a generated Register…HandlerClient function
+// and the service's client constructor.
+func Client[C any](register func(context.Context, *runtime.ServeMux, C) error, newClient func(grpc.ClientConnInterface) C) Register {
+	return func(ctx context.Context, mux *runtime.ServeMux, conn grpc.ClientConnInterface) error {
+		return register(ctx, mux, newClient(conn))
+	}
+}
 
 // New returns the REST handler for every service on conn. Extra services
 // (added by faces that bring their own service) are registered too. ctx is
 // the process's lifetime: a stream cut because it ended reads as the
-// shutdown it is (UNAVAILABLE), not as a cancelled request.
-func New(ctx context.Context, conn *grpc.ClientConn, opts Options, extra ...Register) (http.Handler, error) {
+// shutdown it is (UNAVAILABLE), not as a cancelled request. conn may run
+// unary calls in process: the gateway needs no transport of its own.
+func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options, extra ...Register) (http.Handler, error) {
 	if opts.MaxBodyBytes == 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -78,7 +87,10 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options, extra ...Regi
 		runtime.WithRoutingErrorHandler(routingError(allow)),
 		runtime.WithStreamErrorHandler(streamError(ctx)),
 	)
-	regs := append([]Register{pb.RegisterHubServiceHandler, pb.RegisterSessionServiceHandler}, extra...)
+	regs := append([]Register{
+		Client(pb.RegisterHubServiceHandlerClient, pb.NewHubServiceClient),
+		Client(pb.RegisterSessionServiceHandlerClient, pb.NewSessionServiceClient),
+	}, extra...)
 	for _, r := range regs {
 		if err := r(ctx, mux, conn); err != nil {
 			return nil, err

@@ -68,10 +68,12 @@ func serve(args []string) error {
 	if err := a.Start(); err != nil {
 		return err
 	}
-	printListening(cfg, a)
-
+	// Signals are ours before the banner says where we listen: a caller
+	// that stops the server as soon as it has seen the banner must get a
+	// graceful stop, not the default death by SIGTERM.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	printListening(cfg, a)
 	var runErr error
 	select {
 	case <-ctx.Done():

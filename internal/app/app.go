@@ -66,6 +66,11 @@ type App struct {
 	bridgeConn  *grpc.ClientConn
 	bridge      grpc.ClientConnInterface // what the faces use: bridgeConn, or an inproc.Conn over it
 	gatewayConn *grpc.ClientConn
+	// gatewayCalls is what the REST gateway calls: unary calls in process
+	// (gatewayLocal) and streams over gatewayConn, or gatewayConn alone at
+	// the edge.
+	gatewayCalls grpc.ClientConnInterface
+	gatewayLocal *inproc.Conn
 
 	httpSrv *http.Server
 	httpLn  net.Listener
@@ -199,9 +204,15 @@ func (a *App) startCore() error {
 	// The faces' calls skip the in-memory transport (see internal/inproc);
 	// the gateway's and everyone else's go through grpcSrv.
 	a.local = inproc.New(nil, metadata.Pairs("authorization", "apikey "+internalKey), unary, streams)
+	// The REST gateway's unary calls run in process too, with the caller's
+	// own credentials and counted as the network's calls are; its streams
+	// go over the in-memory transport (gatewayConn).
+	a.gatewayLocal = inproc.New(nil, nil,
+		slices.Concat(unary, []grpc.UnaryServerInterceptor{calls.unary}),
+		slices.Concat(streams, []grpc.StreamServerInterceptor{calls.stream}))
 	users := user.NewServer(eng, eng, user.Options{Logger: a.log})
 	admins := admin.New(a.adminOptions(pb.NewHubServiceClient(a.local)))
-	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, a.local} {
+	for _, r := range []grpc.ServiceRegistrar{a.grpcSrv, a.local, a.gatewayLocal} {
 		pb.RegisterHubServiceServer(r, a.hub.HubService())
 		pb.RegisterSessionServiceServer(r, a.hub.SessionService())
 		// DirectoryService: users and sessions cluster-wide, stop, command
@@ -244,7 +255,22 @@ func (a *App) startCore() error {
 	a.bridge = a.local
 	a.gatewayConn, err = grpc.NewClient("passthrough:///in-memory",
 		grpc.WithContextDialer(dial), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	a.gatewayCalls = unaryLocal{unary: a.gatewayLocal, streams: a.gatewayConn}
 	return err
+}
+
+// unaryLocal runs unary calls in process and streams over a connection.
+type unaryLocal struct {
+	unary   grpc.ClientConnInterface
+	streams grpc.ClientConnInterface
+}
+
+func (c unaryLocal) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	return c.unary.Invoke(ctx, method, args, reply, opts...)
+}
+
+func (c unaryLocal) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return c.streams.NewStream(ctx, desc, method, opts...)
 }
 
 // adminOptions maps the config's admins onto AdminService.
@@ -276,6 +302,7 @@ func (a *App) dialUpstream() error {
 	}
 	a.bridge = a.bridgeConn
 	a.gatewayConn, err = grpc.NewClient(a.cfg.Upstream, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	a.gatewayCalls = a.gatewayConn
 	return err
 }
 
@@ -364,6 +391,9 @@ func (a *App) shutdown(ctx context.Context) error {
 	}
 	if a.local != nil {
 		errs = append(errs, waitFor(ctx, "in-process calls", a.local.Close))
+	}
+	if a.gatewayLocal != nil {
+		errs = append(errs, waitFor(ctx, "in-process REST calls", a.gatewayLocal.Close))
 	}
 	for _, c := range []*grpc.ClientConn{a.bridgeConn, a.gatewayConn} {
 		if c != nil {

@@ -22,13 +22,17 @@ var openAPI []byte
 // endpoints.
 func (a *App) routes() (http.Handler, error) {
 	mux := http.NewServeMux()
-	gw, err := gateway.New(a.ctx, a.gatewayConn, gateway.Options{
+	gw, err := gateway.New(a.ctx, a.gatewayCalls, gateway.Options{
 		APIKey:       a.cfg.APISecret,
 		TokenSecret:  []byte(a.cfg.TokenSecret),
 		Insecure:     a.cfg.insecureAPI(),
 		MaxBodyBytes: a.cfg.maxRequestBytes(),
 		OpenAPI:      openAPI,
-	}, pb.RegisterUserServiceHandler, pb.RegisterDirectoryServiceHandler, pb.RegisterAdminServiceHandler, pb.RegisterWebhookServiceHandler)
+	},
+		gateway.Client(pb.RegisterUserServiceHandlerClient, pb.NewUserServiceClient),
+		gateway.Client(pb.RegisterDirectoryServiceHandlerClient, pb.NewDirectoryServiceClient),
+		gateway.Client(pb.RegisterAdminServiceHandlerClient, pb.NewAdminServiceClient),
+		gateway.Client(pb.RegisterWebhookServiceHandlerClient, pb.NewWebhookServiceClient))
 	if err != nil {
 		return nil, err
 	}

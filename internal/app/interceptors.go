@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,15 +21,35 @@ var grpcRequests = promauto.NewCounterVec(prometheus.CounterOpts{
 	Help: "gRPC calls handled, by method and status code (streams count when they end).",
 }, []string{"method", "code"})
 
+// methodCode is one child of grpcRequests.
+type methodCode struct {
+	method string
+	code   codes.Code
+}
+
+// grpcCounters holds the children of grpcRequests resolved so far: a call
+// looks its child up by method and code instead of hashing and checking
+// the label values each time.
+var grpcCounters sync.Map // methodCode → prometheus.Counter
+
+func countCall(method string, err error) {
+	k := methodCode{method, status.Code(err)}
+	c, ok := grpcCounters.Load(k)
+	if !ok {
+		c, _ = grpcCounters.LoadOrStore(k, grpcRequests.WithLabelValues(method, k.code.String()))
+	}
+	c.(prometheus.Counter).Inc()
+}
+
 func metricsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 	resp, err := h(ctx, req)
-	grpcRequests.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
+	countCall(info.FullMethod, err)
 	return resp, err
 }
 
 func metricsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 	err := h(srv, ss)
-	grpcRequests.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
+	countCall(info.FullMethod, err)
 	return err
 }
 
@@ -70,10 +91,8 @@ type callCounts struct {
 
 func (c *callCounts) count(ctx context.Context) {
 	var auth string
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get("authorization"); len(v) > 0 {
-			auth = v[0]
-		}
+	if v := metadata.ValueFromIncomingContext(ctx, "authorization"); len(v) > 0 {
+		auth = v[0]
 	}
 	switch {
 	case auth == c.internal:

@@ -3,8 +3,12 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -43,20 +47,53 @@ func (h *Hub) publish(ctx context.Context, ev *pb.Event) (*pb.PublishResponse, e
 	if err != nil {
 		return nil, err
 	}
+	return h.publishWith(ctx, ev, o)
+}
+
+// publishWith publishes ev with its channel's options o, already resolved.
+func (h *Hub) publishWith(ctx context.Context, ev *pb.Event, o channelOptions) (*pb.PublishResponse, error) {
+	resp := &pb.PublishResponse{}
+	if err := h.publishInto(ctx, ev, o, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// publishInto is publishWith answering in resp.
+func (h *Hub) publishInto(ctx context.Context, ev *pb.Event, o channelOptions, resp *pb.PublishResponse) error {
 	ev.To = nil
 	ev.Offset, ev.Epoch = 0, ""
 	pos, err := h.eng.Publish(ctx, ev, o.history)
 	if err != nil {
-		return nil, fmt.Errorf("publish to %q: %w", ev.Channel, err)
+		return fmt.Errorf("publish to %q: %w", ev.Channel, err)
 	}
 	h.published.Add(1)
 	publishedTotal.Inc()
 	if h.opts.Observer != nil {
 		if err := h.opts.Observer.Published(ctx, ev); err != nil {
-			return nil, fmt.Errorf("publish to %q: %w: %w", ev.Channel, errObserver, err)
+			return fmt.Errorf("publish to %q: %w: %w", ev.Channel, errObserver, err)
 		}
 	}
-	return &pb.PublishResponse{Id: ev.Id, Position: pos}, nil
+	resp.Id, resp.Position = ev.Id, pos
+	return nil
+}
+
+// checkPublish runs the checks of Publish on ev (named "event" in errors)
+// and resolves its channel's options.
+func (h *Hub) checkPublish(ev *pb.Event) (channelOptions, error) {
+	if err := h.validateEvent("event", ev); err != nil {
+		return channelOptions{}, err
+	}
+	if err := validChannel("event.channel", ev.Channel); err != nil {
+		return channelOptions{}, err
+	}
+	if err := writableChannel("event.channel", ev.Channel); err != nil {
+		return channelOptions{}, err
+	}
+	if ev.To != nil && (ev.To.User != "" || ev.To.Session != "") {
+		return channelOptions{}, invalid("event.to", "directed events are sent with Send, not Publish")
+	}
+	return h.optionsFor(ev.Channel)
 }
 
 // HubServer implements pb.HubServiceServer.
@@ -68,23 +105,69 @@ type HubServer struct {
 // HubService returns the hub's HubService implementation.
 func (h *Hub) HubService() *HubServer { return &HubServer{h: h} }
 
-// Publish implements pb.HubServiceServer.
+// Publish implements pb.HubServiceServer. The request is the handler's own
+// (decoded for this call, or copied by an in-process connection), so its
+// event is published as it is, without a copy.
 func (s *HubServer) Publish(ctx context.Context, req *pb.PublishRequest) (*pb.PublishResponse, error) {
 	ev := req.GetEvent()
-	if err := s.h.validateEvent("event", ev); err != nil {
+	o, err := s.h.checkPublish(ev)
+	if err != nil {
 		return nil, s.h.toStatus(err)
 	}
-	if err := validChannel("event.channel", ev.Channel); err != nil {
-		return nil, s.h.toStatus(err)
-	}
-	if err := writableChannel("event.channel", ev.Channel); err != nil {
-		return nil, s.h.toStatus(err)
-	}
-	if ev.To != nil && (ev.To.User != "" || ev.To.Session != "") {
-		return nil, s.h.toStatus(invalid("event.to", "directed events are sent with Send, not Publish"))
-	}
-	resp, err := s.h.publish(ctx, proto.Clone(ev).(*pb.Event))
+	resp, err := s.h.publishWith(ctx, ev, o)
 	return resp, s.h.toStatus(err)
+}
+
+// MaxPublishBatch bounds the events of one PublishBatch call.
+const MaxPublishBatch = 10000
+
+// batchStopped is the ErrorInfo reason of a PublishBatch that stopped at
+// one of its events; metadata "index" names it.
+const (
+	batchStopped = "PUBLISH_BATCH_STOPPED"
+	errorDomain  = "switchboard"
+)
+
+// PublishBatch implements pb.HubServiceServer: every event as Publish would
+// take it, in order, in one call. Events are checked and published one after
+// the other, so a bad event stops the batch exactly where successive Publish
+// calls would have failed.
+func (s *HubServer) PublishBatch(ctx context.Context, req *pb.PublishBatchRequest) (*pb.PublishBatchResponse, error) {
+	switch n := len(req.Requests); {
+	case n == 0:
+		return nil, s.h.toStatus(invalid("requests", "at least one request is required"))
+	case n > MaxPublishBatch:
+		return nil, s.h.toStatus(invalid("requests", "%d requests are over the limit of %d", n, MaxPublishBatch))
+	}
+	out := &pb.PublishBatchResponse{Results: make([]*pb.PublishResponse, 0, len(req.Requests))}
+	results := make([]pb.PublishResponse, len(req.Requests)) // one allocation
+	for i, r := range req.Requests {
+		ev := r.GetEvent()
+		o, err := s.h.checkPublish(ev)
+		if err != nil {
+			var fe *fieldError
+			if errors.As(err, &fe) {
+				err = &fieldError{field: fmt.Sprintf("requests[%d].%s", i, fe.field), msg: fe.msg}
+			}
+			return nil, s.h.batchStopped(i, err)
+		}
+		if err := s.h.publishInto(ctx, ev, o, &results[i]); err != nil {
+			return nil, s.h.batchStopped(i, err)
+		}
+		out.Results = append(out.Results, &results[i])
+	}
+	return out, nil
+}
+
+// batchStopped is the status of a PublishBatch that stopped at event i
+// with err: err's own status, with an ErrorInfo naming i added.
+func (h *Hub) batchStopped(i int, err error) error {
+	st := status.Convert(h.toStatus(err))
+	info := &errdetails.ErrorInfo{Reason: batchStopped, Domain: errorDomain, Metadata: map[string]string{"index": strconv.Itoa(i)}}
+	if d, derr := st.WithDetails(info); derr == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // Broadcast implements pb.HubServiceServer.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -84,6 +85,9 @@ type Service struct {
 	mu      sync.Mutex // guards endpoints, workers and persisting
 	eps     map[string]Endpoint
 	workers map[string]*worker
+	// numEps is len(eps), read without the lock: with no endpoint (the
+	// common case) Accept returns before it looks at the event.
+	numEps atomic.Int64
 
 	intake chan *batch // Accept → committer
 
@@ -209,6 +213,7 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
 		hellos = append(hellos, engine.WebhookPush{Endpoint: name, Body: body})
 	}
 	s.eps = next
+	s.numEps.Store(int64(len(next)))
 	if len(hellos) > 0 {
 		if err := s.push(ctx, hellos); err != nil {
 			return err
@@ -229,6 +234,9 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
 // queue holds it: an accepted event is delivered or dead-lettered, never
 // forgotten. Concurrent calls share one write.
 func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
+	if s.numEps.Load() == 0 {
+		return nil
+	}
 	typ, ok := s.cfg.Encoding.Type(ev)
 	if !ok {
 		return nil

@@ -125,6 +125,99 @@ func (x *PublishResponse) GetPosition() *StreamPosition {
 	return nil
 }
 
+// PublishBatchRequest carries the events of a PublishBatch.
+type PublishBatchRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The events, each as a Publish would take it; at least one, and at most
+	// 10000.
+	Requests      []*PublishRequest `protobuf:"bytes,1,rep,name=requests,proto3" json:"requests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchRequest) Reset() {
+	*x = PublishBatchRequest{}
+	mi := &file_switchboard_v1_hub_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchRequest) ProtoMessage() {}
+
+func (x *PublishBatchRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_hub_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchRequest.ProtoReflect.Descriptor instead.
+func (*PublishBatchRequest) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *PublishBatchRequest) GetRequests() []*PublishRequest {
+	if x != nil {
+		return x.Requests
+	}
+	return nil
+}
+
+// PublishBatchResponse reports one result per event.
+type PublishBatchResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// One result per request, in request order.
+	Results       []*PublishResponse `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PublishBatchResponse) Reset() {
+	*x = PublishBatchResponse{}
+	mi := &file_switchboard_v1_hub_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PublishBatchResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PublishBatchResponse) ProtoMessage() {}
+
+func (x *PublishBatchResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_v1_hub_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PublishBatchResponse.ProtoReflect.Descriptor instead.
+func (*PublishBatchResponse) Descriptor() ([]byte, []int) {
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *PublishBatchResponse) GetResults() []*PublishResponse {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
 // BroadcastRequest publishes one event to several channels.
 type BroadcastRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -138,7 +231,7 @@ type BroadcastRequest struct {
 
 func (x *BroadcastRequest) Reset() {
 	*x = BroadcastRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[2]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -150,7 +243,7 @@ func (x *BroadcastRequest) String() string {
 func (*BroadcastRequest) ProtoMessage() {}
 
 func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[2]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -163,7 +256,7 @@ func (x *BroadcastRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastRequest.ProtoReflect.Descriptor instead.
 func (*BroadcastRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{2}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *BroadcastRequest) GetChannels() []string {
@@ -191,7 +284,7 @@ type BroadcastResponse struct {
 
 func (x *BroadcastResponse) Reset() {
 	*x = BroadcastResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[3]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -203,7 +296,7 @@ func (x *BroadcastResponse) String() string {
 func (*BroadcastResponse) ProtoMessage() {}
 
 func (x *BroadcastResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[3]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -216,7 +309,7 @@ func (x *BroadcastResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BroadcastResponse.ProtoReflect.Descriptor instead.
 func (*BroadcastResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{3}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *BroadcastResponse) GetResults() []*PublishResponse {
@@ -241,7 +334,7 @@ type SendRequest struct {
 
 func (x *SendRequest) Reset() {
 	*x = SendRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[4]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -253,7 +346,7 @@ func (x *SendRequest) String() string {
 func (*SendRequest) ProtoMessage() {}
 
 func (x *SendRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[4]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -266,7 +359,7 @@ func (x *SendRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendRequest.ProtoReflect.Descriptor instead.
 func (*SendRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{4}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SendRequest) GetEvent() *Event {
@@ -296,7 +389,7 @@ type SendResponse struct {
 
 func (x *SendResponse) Reset() {
 	*x = SendResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[5]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -308,7 +401,7 @@ func (x *SendResponse) String() string {
 func (*SendResponse) ProtoMessage() {}
 
 func (x *SendResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[5]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -321,7 +414,7 @@ func (x *SendResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendResponse.ProtoReflect.Descriptor instead.
 func (*SendResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{5}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SendResponse) GetOnline() bool {
@@ -367,7 +460,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[6]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +472,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[6]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +485,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SubscribeRequest) GetFilters() []*Filter {
@@ -452,7 +545,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[7]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -464,7 +557,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[7]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -477,7 +570,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SubscribeResponse) GetPayload() isSubscribeResponse_Payload {
@@ -581,7 +674,7 @@ type Subscribed struct {
 
 func (x *Subscribed) Reset() {
 	*x = Subscribed{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[8]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -593,7 +686,7 @@ func (x *Subscribed) String() string {
 func (*Subscribed) ProtoMessage() {}
 
 func (x *Subscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[8]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -606,7 +699,7 @@ func (x *Subscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Subscribed.ProtoReflect.Descriptor instead.
 func (*Subscribed) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Subscribed) GetSessionId() string {
@@ -650,7 +743,7 @@ type Unsubscribed struct {
 
 func (x *Unsubscribed) Reset() {
 	*x = Unsubscribed{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[9]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +755,7 @@ func (x *Unsubscribed) String() string {
 func (*Unsubscribed) ProtoMessage() {}
 
 func (x *Unsubscribed) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[9]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +768,7 @@ func (x *Unsubscribed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unsubscribed.ProtoReflect.Descriptor instead.
 func (*Unsubscribed) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Unsubscribed) GetTenant() string {
@@ -703,7 +796,7 @@ type Heartbeat struct {
 
 func (x *Heartbeat) Reset() {
 	*x = Heartbeat{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[10]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -715,7 +808,7 @@ func (x *Heartbeat) String() string {
 func (*Heartbeat) ProtoMessage() {}
 
 func (x *Heartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[10]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -728,7 +821,7 @@ func (x *Heartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Heartbeat.ProtoReflect.Descriptor instead.
 func (*Heartbeat) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Heartbeat) GetTime() *timestamppb.Timestamp {
@@ -761,7 +854,7 @@ type HistoryRequest struct {
 
 func (x *HistoryRequest) Reset() {
 	*x = HistoryRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[11]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +866,7 @@ func (x *HistoryRequest) String() string {
 func (*HistoryRequest) ProtoMessage() {}
 
 func (x *HistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[11]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +879,7 @@ func (x *HistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryRequest.ProtoReflect.Descriptor instead.
 func (*HistoryRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HistoryRequest) GetTenant() string {
@@ -844,7 +937,7 @@ type HistoryResponse struct {
 
 func (x *HistoryResponse) Reset() {
 	*x = HistoryResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[12]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -856,7 +949,7 @@ func (x *HistoryResponse) String() string {
 func (*HistoryResponse) ProtoMessage() {}
 
 func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[12]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -869,7 +962,7 @@ func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
 func (*HistoryResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HistoryResponse) GetEvents() []*Event {
@@ -902,7 +995,7 @@ type PresenceRequest struct {
 
 func (x *PresenceRequest) Reset() {
 	*x = PresenceRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[13]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1007,7 @@ func (x *PresenceRequest) String() string {
 func (*PresenceRequest) ProtoMessage() {}
 
 func (x *PresenceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[13]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1020,7 @@ func (x *PresenceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceRequest.ProtoReflect.Descriptor instead.
 func (*PresenceRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *PresenceRequest) GetTenant() string {
@@ -962,7 +1055,7 @@ type PresenceResponse struct {
 
 func (x *PresenceResponse) Reset() {
 	*x = PresenceResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[14]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1067,7 @@ func (x *PresenceResponse) String() string {
 func (*PresenceResponse) ProtoMessage() {}
 
 func (x *PresenceResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[14]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1080,7 @@ func (x *PresenceResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceResponse.ProtoReflect.Descriptor instead.
 func (*PresenceResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PresenceResponse) GetSessions() []*Session {
@@ -1013,7 +1106,7 @@ type PresenceStatsRequest struct {
 
 func (x *PresenceStatsRequest) Reset() {
 	*x = PresenceStatsRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[15]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1025,7 +1118,7 @@ func (x *PresenceStatsRequest) String() string {
 func (*PresenceStatsRequest) ProtoMessage() {}
 
 func (x *PresenceStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[15]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1038,7 +1131,7 @@ func (x *PresenceStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceStatsRequest.ProtoReflect.Descriptor instead.
 func (*PresenceStatsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PresenceStatsRequest) GetTenant() string {
@@ -1075,7 +1168,7 @@ type PresenceStatsResponse struct {
 
 func (x *PresenceStatsResponse) Reset() {
 	*x = PresenceStatsResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[16]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1180,7 @@ func (x *PresenceStatsResponse) String() string {
 func (*PresenceStatsResponse) ProtoMessage() {}
 
 func (x *PresenceStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[16]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1193,7 @@ func (x *PresenceStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PresenceStatsResponse.ProtoReflect.Descriptor instead.
 func (*PresenceStatsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PresenceStatsResponse) GetNumSessions() uint32 {
@@ -1135,7 +1228,7 @@ type ChannelsRequest struct {
 
 func (x *ChannelsRequest) Reset() {
 	*x = ChannelsRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[17]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1147,7 +1240,7 @@ func (x *ChannelsRequest) String() string {
 func (*ChannelsRequest) ProtoMessage() {}
 
 func (x *ChannelsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[17]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1160,7 +1253,7 @@ func (x *ChannelsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelsRequest.ProtoReflect.Descriptor instead.
 func (*ChannelsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChannelsRequest) GetTenant() string {
@@ -1202,7 +1295,7 @@ type ChannelsResponse struct {
 
 func (x *ChannelsResponse) Reset() {
 	*x = ChannelsResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[18]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1307,7 @@ func (x *ChannelsResponse) String() string {
 func (*ChannelsResponse) ProtoMessage() {}
 
 func (x *ChannelsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[18]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1320,7 @@ func (x *ChannelsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelsResponse.ProtoReflect.Descriptor instead.
 func (*ChannelsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ChannelsResponse) GetChannels() []*ChannelSummary {
@@ -1252,7 +1345,7 @@ type ChannelSummary struct {
 
 func (x *ChannelSummary) Reset() {
 	*x = ChannelSummary{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[19]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1357,7 @@ func (x *ChannelSummary) String() string {
 func (*ChannelSummary) ProtoMessage() {}
 
 func (x *ChannelSummary) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[19]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1370,7 @@ func (x *ChannelSummary) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelSummary.ProtoReflect.Descriptor instead.
 func (*ChannelSummary) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChannelSummary) GetTenant() string {
@@ -1316,7 +1409,7 @@ type UnsubscribeRequest struct {
 
 func (x *UnsubscribeRequest) Reset() {
 	*x = UnsubscribeRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[20]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1328,7 +1421,7 @@ func (x *UnsubscribeRequest) String() string {
 func (*UnsubscribeRequest) ProtoMessage() {}
 
 func (x *UnsubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[20]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1341,7 +1434,7 @@ func (x *UnsubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeRequest.ProtoReflect.Descriptor instead.
 func (*UnsubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UnsubscribeRequest) GetTenant() string {
@@ -1374,7 +1467,7 @@ type UnsubscribeResponse struct {
 
 func (x *UnsubscribeResponse) Reset() {
 	*x = UnsubscribeResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[21]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1479,7 @@ func (x *UnsubscribeResponse) String() string {
 func (*UnsubscribeResponse) ProtoMessage() {}
 
 func (x *UnsubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[21]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1492,7 @@ func (x *UnsubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnsubscribeResponse.ProtoReflect.Descriptor instead.
 func (*UnsubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{23}
 }
 
 // DisconnectRequest names a user.
@@ -1417,7 +1510,7 @@ type DisconnectRequest struct {
 
 func (x *DisconnectRequest) Reset() {
 	*x = DisconnectRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[22]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1429,7 +1522,7 @@ func (x *DisconnectRequest) String() string {
 func (*DisconnectRequest) ProtoMessage() {}
 
 func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[22]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1442,7 +1535,7 @@ func (x *DisconnectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectRequest.ProtoReflect.Descriptor instead.
 func (*DisconnectRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *DisconnectRequest) GetTenant() string {
@@ -1475,7 +1568,7 @@ type DisconnectResponse struct {
 
 func (x *DisconnectResponse) Reset() {
 	*x = DisconnectResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[23]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1580,7 @@ func (x *DisconnectResponse) String() string {
 func (*DisconnectResponse) ProtoMessage() {}
 
 func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[23]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1593,7 @@ func (x *DisconnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DisconnectResponse.ProtoReflect.Descriptor instead.
 func (*DisconnectResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{25}
 }
 
 // StatsRequest is empty.
@@ -1512,7 +1605,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[24]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1524,7 +1617,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[24]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1537,7 +1630,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{26}
 }
 
 // StatsResponse describes the cluster.
@@ -1551,7 +1644,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[25]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1563,7 +1656,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[25]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1576,7 +1669,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *StatsResponse) GetNodes() []*NodeInfo {
@@ -1595,7 +1688,7 @@ type NodeRequest struct {
 
 func (x *NodeRequest) Reset() {
 	*x = NodeRequest{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[26]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1607,7 +1700,7 @@ func (x *NodeRequest) String() string {
 func (*NodeRequest) ProtoMessage() {}
 
 func (x *NodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[26]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1620,7 +1713,7 @@ func (x *NodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeRequest.ProtoReflect.Descriptor instead.
 func (*NodeRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{28}
 }
 
 // NodeResponse describes the answering node.
@@ -1634,7 +1727,7 @@ type NodeResponse struct {
 
 func (x *NodeResponse) Reset() {
 	*x = NodeResponse{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[27]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1646,7 +1739,7 @@ func (x *NodeResponse) String() string {
 func (*NodeResponse) ProtoMessage() {}
 
 func (x *NodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[27]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1659,7 +1752,7 @@ func (x *NodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeResponse.ProtoReflect.Descriptor instead.
 func (*NodeResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *NodeResponse) GetNode() *NodeInfo {
@@ -1723,7 +1816,7 @@ type NodeInfo struct {
 
 func (x *NodeInfo) Reset() {
 	*x = NodeInfo{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[28]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1735,7 +1828,7 @@ func (x *NodeInfo) String() string {
 func (*NodeInfo) ProtoMessage() {}
 
 func (x *NodeInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[28]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1748,7 +1841,7 @@ func (x *NodeInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeInfo.ProtoReflect.Descriptor instead.
 func (*NodeInfo) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *NodeInfo) GetId() string {
@@ -1924,7 +2017,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_switchboard_v1_hub_proto_msgTypes[29]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2029,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_v1_hub_proto_msgTypes[29]
+	mi := &file_switchboard_v1_hub_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2042,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{29}
+	return file_switchboard_v1_hub_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Session) GetId() string {
@@ -2017,7 +2110,11 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x05event\x18\x01 \x01(\v2\x15.switchboard.v1.EventR\x05event\"]\n" +
 	"\x0fPublishResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12:\n" +
-	"\bposition\x18\x02 \x01(\v2\x1e.switchboard.v1.StreamPositionR\bposition\"[\n" +
+	"\bposition\x18\x02 \x01(\v2\x1e.switchboard.v1.StreamPositionR\bposition\"Q\n" +
+	"\x13PublishBatchRequest\x12:\n" +
+	"\brequests\x18\x01 \x03(\v2\x1e.switchboard.v1.PublishRequestR\brequests\"Q\n" +
+	"\x14PublishBatchResponse\x129\n" +
+	"\aresults\x18\x01 \x03(\v2\x1f.switchboard.v1.PublishResponseR\aresults\"[\n" +
 	"\x10BroadcastRequest\x12\x1a\n" +
 	"\bchannels\x18\x01 \x03(\tR\bchannels\x12+\n" +
 	"\x05event\x18\x02 \x01(\v2\x15.switchboard.v1.EventR\x05event\"N\n" +
@@ -2146,11 +2243,13 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x06client\x18\x05 \x01(\tR\x06client\x12\x12\n" +
 	"\x04info\x18\x06 \x01(\tR\x04info\x12\x12\n" +
 	"\x04node\x18\a \x01(\tR\x04node\x12=\n" +
-	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\xb7\t\n" +
+	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\x92\n" +
+	"\n" +
 	"\n" +
 	"HubService\x12J\n" +
 	"\aPublish\x12\x1e.switchboard.v1.PublishRequest\x1a\x1f.switchboard.v1.PublishResponse\x12P\n" +
-	"\tBroadcast\x12 .switchboard.v1.BroadcastRequest\x1a!.switchboard.v1.BroadcastResponse\x12A\n" +
+	"\tBroadcast\x12 .switchboard.v1.BroadcastRequest\x1a!.switchboard.v1.BroadcastResponse\x12Y\n" +
+	"\fPublishBatch\x12#.switchboard.v1.PublishBatchRequest\x1a$.switchboard.v1.PublishBatchResponse\x12A\n" +
 	"\x04Send\x12\x1b.switchboard.v1.SendRequest\x1a\x1c.switchboard.v1.SendResponse\x12R\n" +
 	"\tSubscribe\x12 .switchboard.v1.SubscribeRequest\x1a!.switchboard.v1.SubscribeResponse0\x01\x12J\n" +
 	"\aHistory\x12\x1e.switchboard.v1.HistoryRequest\x1a\x1f.switchboard.v1.HistoryResponse\x12M\n" +
@@ -2178,118 +2277,124 @@ func file_switchboard_v1_hub_proto_rawDescGZIP() []byte {
 	return file_switchboard_v1_hub_proto_rawDescData
 }
 
-var file_switchboard_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_switchboard_v1_hub_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_switchboard_v1_hub_proto_goTypes = []any{
 	(*PublishRequest)(nil),        // 0: switchboard.v1.PublishRequest
 	(*PublishResponse)(nil),       // 1: switchboard.v1.PublishResponse
-	(*BroadcastRequest)(nil),      // 2: switchboard.v1.BroadcastRequest
-	(*BroadcastResponse)(nil),     // 3: switchboard.v1.BroadcastResponse
-	(*SendRequest)(nil),           // 4: switchboard.v1.SendRequest
-	(*SendResponse)(nil),          // 5: switchboard.v1.SendResponse
-	(*SubscribeRequest)(nil),      // 6: switchboard.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 7: switchboard.v1.SubscribeResponse
-	(*Subscribed)(nil),            // 8: switchboard.v1.Subscribed
-	(*Unsubscribed)(nil),          // 9: switchboard.v1.Unsubscribed
-	(*Heartbeat)(nil),             // 10: switchboard.v1.Heartbeat
-	(*HistoryRequest)(nil),        // 11: switchboard.v1.HistoryRequest
-	(*HistoryResponse)(nil),       // 12: switchboard.v1.HistoryResponse
-	(*PresenceRequest)(nil),       // 13: switchboard.v1.PresenceRequest
-	(*PresenceResponse)(nil),      // 14: switchboard.v1.PresenceResponse
-	(*PresenceStatsRequest)(nil),  // 15: switchboard.v1.PresenceStatsRequest
-	(*PresenceStatsResponse)(nil), // 16: switchboard.v1.PresenceStatsResponse
-	(*ChannelsRequest)(nil),       // 17: switchboard.v1.ChannelsRequest
-	(*ChannelsResponse)(nil),      // 18: switchboard.v1.ChannelsResponse
-	(*ChannelSummary)(nil),        // 19: switchboard.v1.ChannelSummary
-	(*UnsubscribeRequest)(nil),    // 20: switchboard.v1.UnsubscribeRequest
-	(*UnsubscribeResponse)(nil),   // 21: switchboard.v1.UnsubscribeResponse
-	(*DisconnectRequest)(nil),     // 22: switchboard.v1.DisconnectRequest
-	(*DisconnectResponse)(nil),    // 23: switchboard.v1.DisconnectResponse
-	(*StatsRequest)(nil),          // 24: switchboard.v1.StatsRequest
-	(*StatsResponse)(nil),         // 25: switchboard.v1.StatsResponse
-	(*NodeRequest)(nil),           // 26: switchboard.v1.NodeRequest
-	(*NodeResponse)(nil),          // 27: switchboard.v1.NodeResponse
-	(*NodeInfo)(nil),              // 28: switchboard.v1.NodeInfo
-	(*Session)(nil),               // 29: switchboard.v1.Session
-	(*Event)(nil),                 // 30: switchboard.v1.Event
-	(*StreamPosition)(nil),        // 31: switchboard.v1.StreamPosition
-	(*Filter)(nil),                // 32: switchboard.v1.Filter
-	(*ChannelPosition)(nil),       // 33: switchboard.v1.ChannelPosition
-	(*Principal)(nil),             // 34: switchboard.v1.Principal
-	(*Audience)(nil),              // 35: switchboard.v1.Audience
-	(*ChannelAudience)(nil),       // 36: switchboard.v1.ChannelAudience
-	(*timestamppb.Timestamp)(nil), // 37: google.protobuf.Timestamp
-	(*SubscribeMuxRequest)(nil),   // 38: switchboard.v1.SubscribeMuxRequest
-	(*MuxAddRequest)(nil),         // 39: switchboard.v1.MuxAddRequest
-	(*MuxRemoveRequest)(nil),      // 40: switchboard.v1.MuxRemoveRequest
-	(*SubscribeMuxResponse)(nil),  // 41: switchboard.v1.SubscribeMuxResponse
-	(*MuxAddResponse)(nil),        // 42: switchboard.v1.MuxAddResponse
-	(*MuxRemoveResponse)(nil),     // 43: switchboard.v1.MuxRemoveResponse
+	(*PublishBatchRequest)(nil),   // 2: switchboard.v1.PublishBatchRequest
+	(*PublishBatchResponse)(nil),  // 3: switchboard.v1.PublishBatchResponse
+	(*BroadcastRequest)(nil),      // 4: switchboard.v1.BroadcastRequest
+	(*BroadcastResponse)(nil),     // 5: switchboard.v1.BroadcastResponse
+	(*SendRequest)(nil),           // 6: switchboard.v1.SendRequest
+	(*SendResponse)(nil),          // 7: switchboard.v1.SendResponse
+	(*SubscribeRequest)(nil),      // 8: switchboard.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 9: switchboard.v1.SubscribeResponse
+	(*Subscribed)(nil),            // 10: switchboard.v1.Subscribed
+	(*Unsubscribed)(nil),          // 11: switchboard.v1.Unsubscribed
+	(*Heartbeat)(nil),             // 12: switchboard.v1.Heartbeat
+	(*HistoryRequest)(nil),        // 13: switchboard.v1.HistoryRequest
+	(*HistoryResponse)(nil),       // 14: switchboard.v1.HistoryResponse
+	(*PresenceRequest)(nil),       // 15: switchboard.v1.PresenceRequest
+	(*PresenceResponse)(nil),      // 16: switchboard.v1.PresenceResponse
+	(*PresenceStatsRequest)(nil),  // 17: switchboard.v1.PresenceStatsRequest
+	(*PresenceStatsResponse)(nil), // 18: switchboard.v1.PresenceStatsResponse
+	(*ChannelsRequest)(nil),       // 19: switchboard.v1.ChannelsRequest
+	(*ChannelsResponse)(nil),      // 20: switchboard.v1.ChannelsResponse
+	(*ChannelSummary)(nil),        // 21: switchboard.v1.ChannelSummary
+	(*UnsubscribeRequest)(nil),    // 22: switchboard.v1.UnsubscribeRequest
+	(*UnsubscribeResponse)(nil),   // 23: switchboard.v1.UnsubscribeResponse
+	(*DisconnectRequest)(nil),     // 24: switchboard.v1.DisconnectRequest
+	(*DisconnectResponse)(nil),    // 25: switchboard.v1.DisconnectResponse
+	(*StatsRequest)(nil),          // 26: switchboard.v1.StatsRequest
+	(*StatsResponse)(nil),         // 27: switchboard.v1.StatsResponse
+	(*NodeRequest)(nil),           // 28: switchboard.v1.NodeRequest
+	(*NodeResponse)(nil),          // 29: switchboard.v1.NodeResponse
+	(*NodeInfo)(nil),              // 30: switchboard.v1.NodeInfo
+	(*Session)(nil),               // 31: switchboard.v1.Session
+	(*Event)(nil),                 // 32: switchboard.v1.Event
+	(*StreamPosition)(nil),        // 33: switchboard.v1.StreamPosition
+	(*Filter)(nil),                // 34: switchboard.v1.Filter
+	(*ChannelPosition)(nil),       // 35: switchboard.v1.ChannelPosition
+	(*Principal)(nil),             // 36: switchboard.v1.Principal
+	(*Audience)(nil),              // 37: switchboard.v1.Audience
+	(*ChannelAudience)(nil),       // 38: switchboard.v1.ChannelAudience
+	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
+	(*SubscribeMuxRequest)(nil),   // 40: switchboard.v1.SubscribeMuxRequest
+	(*MuxAddRequest)(nil),         // 41: switchboard.v1.MuxAddRequest
+	(*MuxRemoveRequest)(nil),      // 42: switchboard.v1.MuxRemoveRequest
+	(*SubscribeMuxResponse)(nil),  // 43: switchboard.v1.SubscribeMuxResponse
+	(*MuxAddResponse)(nil),        // 44: switchboard.v1.MuxAddResponse
+	(*MuxRemoveResponse)(nil),     // 45: switchboard.v1.MuxRemoveResponse
 }
 var file_switchboard_v1_hub_proto_depIdxs = []int32{
-	30, // 0: switchboard.v1.PublishRequest.event:type_name -> switchboard.v1.Event
-	31, // 1: switchboard.v1.PublishResponse.position:type_name -> switchboard.v1.StreamPosition
-	30, // 2: switchboard.v1.BroadcastRequest.event:type_name -> switchboard.v1.Event
-	1,  // 3: switchboard.v1.BroadcastResponse.results:type_name -> switchboard.v1.PublishResponse
-	30, // 4: switchboard.v1.SendRequest.event:type_name -> switchboard.v1.Event
-	32, // 5: switchboard.v1.SubscribeRequest.filters:type_name -> switchboard.v1.Filter
-	33, // 6: switchboard.v1.SubscribeRequest.since:type_name -> switchboard.v1.ChannelPosition
-	34, // 7: switchboard.v1.SubscribeRequest.on_behalf_of:type_name -> switchboard.v1.Principal
-	8,  // 8: switchboard.v1.SubscribeResponse.subscribed:type_name -> switchboard.v1.Subscribed
-	30, // 9: switchboard.v1.SubscribeResponse.event:type_name -> switchboard.v1.Event
-	9,  // 10: switchboard.v1.SubscribeResponse.unsubscribed:type_name -> switchboard.v1.Unsubscribed
-	10, // 11: switchboard.v1.SubscribeResponse.heartbeat:type_name -> switchboard.v1.Heartbeat
-	35, // 12: switchboard.v1.SubscribeResponse.audience:type_name -> switchboard.v1.Audience
-	33, // 13: switchboard.v1.Subscribed.positions:type_name -> switchboard.v1.ChannelPosition
-	36, // 14: switchboard.v1.Subscribed.audiences:type_name -> switchboard.v1.ChannelAudience
-	37, // 15: switchboard.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
-	31, // 16: switchboard.v1.HistoryRequest.since:type_name -> switchboard.v1.StreamPosition
-	34, // 17: switchboard.v1.HistoryRequest.on_behalf_of:type_name -> switchboard.v1.Principal
-	30, // 18: switchboard.v1.HistoryResponse.events:type_name -> switchboard.v1.Event
-	31, // 19: switchboard.v1.HistoryResponse.position:type_name -> switchboard.v1.StreamPosition
-	34, // 20: switchboard.v1.PresenceRequest.on_behalf_of:type_name -> switchboard.v1.Principal
-	29, // 21: switchboard.v1.PresenceResponse.sessions:type_name -> switchboard.v1.Session
-	34, // 22: switchboard.v1.PresenceStatsRequest.on_behalf_of:type_name -> switchboard.v1.Principal
-	34, // 23: switchboard.v1.ChannelsRequest.on_behalf_of:type_name -> switchboard.v1.Principal
-	19, // 24: switchboard.v1.ChannelsResponse.channels:type_name -> switchboard.v1.ChannelSummary
-	28, // 25: switchboard.v1.StatsResponse.nodes:type_name -> switchboard.v1.NodeInfo
-	28, // 26: switchboard.v1.NodeResponse.node:type_name -> switchboard.v1.NodeInfo
-	37, // 27: switchboard.v1.NodeInfo.started_at:type_name -> google.protobuf.Timestamp
-	37, // 28: switchboard.v1.Session.connected_at:type_name -> google.protobuf.Timestamp
-	0,  // 29: switchboard.v1.HubService.Publish:input_type -> switchboard.v1.PublishRequest
-	2,  // 30: switchboard.v1.HubService.Broadcast:input_type -> switchboard.v1.BroadcastRequest
-	4,  // 31: switchboard.v1.HubService.Send:input_type -> switchboard.v1.SendRequest
-	6,  // 32: switchboard.v1.HubService.Subscribe:input_type -> switchboard.v1.SubscribeRequest
-	11, // 33: switchboard.v1.HubService.History:input_type -> switchboard.v1.HistoryRequest
-	13, // 34: switchboard.v1.HubService.Presence:input_type -> switchboard.v1.PresenceRequest
-	15, // 35: switchboard.v1.HubService.PresenceStats:input_type -> switchboard.v1.PresenceStatsRequest
-	17, // 36: switchboard.v1.HubService.Channels:input_type -> switchboard.v1.ChannelsRequest
-	20, // 37: switchboard.v1.HubService.Unsubscribe:input_type -> switchboard.v1.UnsubscribeRequest
-	22, // 38: switchboard.v1.HubService.Disconnect:input_type -> switchboard.v1.DisconnectRequest
-	24, // 39: switchboard.v1.HubService.Stats:input_type -> switchboard.v1.StatsRequest
-	26, // 40: switchboard.v1.HubService.Node:input_type -> switchboard.v1.NodeRequest
-	38, // 41: switchboard.v1.HubService.SubscribeMux:input_type -> switchboard.v1.SubscribeMuxRequest
-	39, // 42: switchboard.v1.HubService.MuxAdd:input_type -> switchboard.v1.MuxAddRequest
-	40, // 43: switchboard.v1.HubService.MuxRemove:input_type -> switchboard.v1.MuxRemoveRequest
-	1,  // 44: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
-	3,  // 45: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
-	5,  // 46: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
-	7,  // 47: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	12, // 48: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
-	14, // 49: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
-	16, // 50: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
-	18, // 51: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
-	21, // 52: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
-	23, // 53: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	25, // 54: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
-	27, // 55: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
-	41, // 56: switchboard.v1.HubService.SubscribeMux:output_type -> switchboard.v1.SubscribeMuxResponse
-	42, // 57: switchboard.v1.HubService.MuxAdd:output_type -> switchboard.v1.MuxAddResponse
-	43, // 58: switchboard.v1.HubService.MuxRemove:output_type -> switchboard.v1.MuxRemoveResponse
-	44, // [44:59] is the sub-list for method output_type
-	29, // [29:44] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	32, // 0: switchboard.v1.PublishRequest.event:type_name -> switchboard.v1.Event
+	33, // 1: switchboard.v1.PublishResponse.position:type_name -> switchboard.v1.StreamPosition
+	0,  // 2: switchboard.v1.PublishBatchRequest.requests:type_name -> switchboard.v1.PublishRequest
+	1,  // 3: switchboard.v1.PublishBatchResponse.results:type_name -> switchboard.v1.PublishResponse
+	32, // 4: switchboard.v1.BroadcastRequest.event:type_name -> switchboard.v1.Event
+	1,  // 5: switchboard.v1.BroadcastResponse.results:type_name -> switchboard.v1.PublishResponse
+	32, // 6: switchboard.v1.SendRequest.event:type_name -> switchboard.v1.Event
+	34, // 7: switchboard.v1.SubscribeRequest.filters:type_name -> switchboard.v1.Filter
+	35, // 8: switchboard.v1.SubscribeRequest.since:type_name -> switchboard.v1.ChannelPosition
+	36, // 9: switchboard.v1.SubscribeRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	10, // 10: switchboard.v1.SubscribeResponse.subscribed:type_name -> switchboard.v1.Subscribed
+	32, // 11: switchboard.v1.SubscribeResponse.event:type_name -> switchboard.v1.Event
+	11, // 12: switchboard.v1.SubscribeResponse.unsubscribed:type_name -> switchboard.v1.Unsubscribed
+	12, // 13: switchboard.v1.SubscribeResponse.heartbeat:type_name -> switchboard.v1.Heartbeat
+	37, // 14: switchboard.v1.SubscribeResponse.audience:type_name -> switchboard.v1.Audience
+	35, // 15: switchboard.v1.Subscribed.positions:type_name -> switchboard.v1.ChannelPosition
+	38, // 16: switchboard.v1.Subscribed.audiences:type_name -> switchboard.v1.ChannelAudience
+	39, // 17: switchboard.v1.Heartbeat.time:type_name -> google.protobuf.Timestamp
+	33, // 18: switchboard.v1.HistoryRequest.since:type_name -> switchboard.v1.StreamPosition
+	36, // 19: switchboard.v1.HistoryRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	32, // 20: switchboard.v1.HistoryResponse.events:type_name -> switchboard.v1.Event
+	33, // 21: switchboard.v1.HistoryResponse.position:type_name -> switchboard.v1.StreamPosition
+	36, // 22: switchboard.v1.PresenceRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	31, // 23: switchboard.v1.PresenceResponse.sessions:type_name -> switchboard.v1.Session
+	36, // 24: switchboard.v1.PresenceStatsRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	36, // 25: switchboard.v1.ChannelsRequest.on_behalf_of:type_name -> switchboard.v1.Principal
+	21, // 26: switchboard.v1.ChannelsResponse.channels:type_name -> switchboard.v1.ChannelSummary
+	30, // 27: switchboard.v1.StatsResponse.nodes:type_name -> switchboard.v1.NodeInfo
+	30, // 28: switchboard.v1.NodeResponse.node:type_name -> switchboard.v1.NodeInfo
+	39, // 29: switchboard.v1.NodeInfo.started_at:type_name -> google.protobuf.Timestamp
+	39, // 30: switchboard.v1.Session.connected_at:type_name -> google.protobuf.Timestamp
+	0,  // 31: switchboard.v1.HubService.Publish:input_type -> switchboard.v1.PublishRequest
+	4,  // 32: switchboard.v1.HubService.Broadcast:input_type -> switchboard.v1.BroadcastRequest
+	2,  // 33: switchboard.v1.HubService.PublishBatch:input_type -> switchboard.v1.PublishBatchRequest
+	6,  // 34: switchboard.v1.HubService.Send:input_type -> switchboard.v1.SendRequest
+	8,  // 35: switchboard.v1.HubService.Subscribe:input_type -> switchboard.v1.SubscribeRequest
+	13, // 36: switchboard.v1.HubService.History:input_type -> switchboard.v1.HistoryRequest
+	15, // 37: switchboard.v1.HubService.Presence:input_type -> switchboard.v1.PresenceRequest
+	17, // 38: switchboard.v1.HubService.PresenceStats:input_type -> switchboard.v1.PresenceStatsRequest
+	19, // 39: switchboard.v1.HubService.Channels:input_type -> switchboard.v1.ChannelsRequest
+	22, // 40: switchboard.v1.HubService.Unsubscribe:input_type -> switchboard.v1.UnsubscribeRequest
+	24, // 41: switchboard.v1.HubService.Disconnect:input_type -> switchboard.v1.DisconnectRequest
+	26, // 42: switchboard.v1.HubService.Stats:input_type -> switchboard.v1.StatsRequest
+	28, // 43: switchboard.v1.HubService.Node:input_type -> switchboard.v1.NodeRequest
+	40, // 44: switchboard.v1.HubService.SubscribeMux:input_type -> switchboard.v1.SubscribeMuxRequest
+	41, // 45: switchboard.v1.HubService.MuxAdd:input_type -> switchboard.v1.MuxAddRequest
+	42, // 46: switchboard.v1.HubService.MuxRemove:input_type -> switchboard.v1.MuxRemoveRequest
+	1,  // 47: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
+	5,  // 48: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
+	3,  // 49: switchboard.v1.HubService.PublishBatch:output_type -> switchboard.v1.PublishBatchResponse
+	7,  // 50: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
+	9,  // 51: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	14, // 52: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
+	16, // 53: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
+	18, // 54: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
+	20, // 55: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
+	23, // 56: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
+	25, // 57: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	27, // 58: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
+	29, // 59: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
+	43, // 60: switchboard.v1.HubService.SubscribeMux:output_type -> switchboard.v1.SubscribeMuxResponse
+	44, // 61: switchboard.v1.HubService.MuxAdd:output_type -> switchboard.v1.MuxAddResponse
+	45, // 62: switchboard.v1.HubService.MuxRemove:output_type -> switchboard.v1.MuxRemoveResponse
+	47, // [47:63] is the sub-list for method output_type
+	31, // [31:47] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_v1_hub_proto_init() }
@@ -2300,7 +2405,7 @@ func file_switchboard_v1_hub_proto_init() {
 	file_switchboard_v1_access_proto_init()
 	file_switchboard_v1_event_proto_init()
 	file_switchboard_v1_mux_proto_init()
-	file_switchboard_v1_hub_proto_msgTypes[7].OneofWrappers = []any{
+	file_switchboard_v1_hub_proto_msgTypes[9].OneofWrappers = []any{
 		(*SubscribeResponse_Subscribed)(nil),
 		(*SubscribeResponse_Event)(nil),
 		(*SubscribeResponse_Unsubscribed)(nil),
@@ -2312,7 +2417,7 @@ func file_switchboard_v1_hub_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_hub_proto_rawDesc), len(file_switchboard_v1_hub_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
