@@ -67,9 +67,8 @@ type mux struct {
 
 // muxRegistry holds this node's muxes by id.
 type muxRegistry struct {
-	mu    sync.Mutex
-	byID  map[string]*mux
-	count int
+	mu   sync.Mutex
+	byID map[string]*mux
 }
 
 func (r *muxRegistry) get(id string) *mux {
