@@ -22,13 +22,16 @@ type WebhookOption struct {
 	WhiteListedEventTypes []int32           `json:"WhiteListedEventTypes"`
 	Level                 string            `json:"Level"`
 	CustomHeaders         map[string]string `json:"CustomHeaders"`
+	// Parallel is Switchboard's own: deliveries in flight at once (absent
+	// or 1: in order).
+	Parallel uint32 `json:"Parallel,omitempty"`
 }
 
 // webhookOptionsFromProto maps the contract's endpoint map onto Comet's.
 func webhookOptionsFromProto(m map[string]*pb.WebhookOption) map[string]WebhookOption {
 	out := make(map[string]WebhookOption, len(m))
 	for name, o := range m {
-		w := WebhookOption{URL: o.GetUrl(), WhiteListedEventTypes: o.GetWhiteListedEventTypes(), Level: o.GetLevel(), CustomHeaders: o.GetCustomHeaders()}
+		w := WebhookOption{URL: o.GetUrl(), WhiteListedEventTypes: o.GetWhiteListedEventTypes(), Level: o.GetLevel(), CustomHeaders: o.GetCustomHeaders(), Parallel: o.GetParallel()}
 		if w.WhiteListedEventTypes == nil {
 			w.WhiteListedEventTypes = []int32{}
 		}
@@ -47,7 +50,7 @@ func webhookOptionsFromProto(m map[string]*pb.WebhookOption) map[string]WebhookO
 func webhookOptionsToProto(m map[string]WebhookOption) map[string]*pb.WebhookOption {
 	out := make(map[string]*pb.WebhookOption, len(m))
 	for name, w := range m {
-		out[name] = &pb.WebhookOption{Url: w.URL, WhiteListedEventTypes: w.WhiteListedEventTypes, Level: w.Level, CustomHeaders: w.CustomHeaders}
+		out[name] = &pb.WebhookOption{Url: w.URL, WhiteListedEventTypes: w.WhiteListedEventTypes, Level: w.Level, CustomHeaders: w.CustomHeaders, Parallel: w.Parallel}
 	}
 	return out
 }

@@ -83,6 +83,31 @@ func (s *socket) request(ctx context.Context, f Frame) {
 		e = errUnknownCommand(f.Cmd)
 	}
 	s.reply(f.TID, data, e)
+	if e == nil {
+		s.reportUnknown(cctx, f)
+	}
+}
+
+// reportUnknown tells the caller's session which keys of a command that
+// succeeded were not recognised (§3.2): the event
+// core/session_event/unrecognized_fields/<session> with body
+// {class, subclass, cmd, fields}, sent after the reply, as nkservice does.
+func (s *socket) reportUnknown(ctx context.Context, f Frame) {
+	fields := UnknownFields(f.Subclass, f.Cmd, f.Data)
+	if len(fields) == 0 {
+		return
+	}
+	body := mustJSON(struct {
+		Class    string   `json:"class"`
+		Subclass string   `json:"subclass"`
+		Cmd      string   `json:"cmd"`
+		Fields   []string `json:"fields"`
+	}{f.Class, f.Subclass, f.Cmd, fields})
+	ev := ToEvent(Sub{Class: ClassCore, Subclass: SubclassSessionEvent, Type: typeUnrecognized, ObjID: s.session}, body)
+	ev.To = &pb.Recipient{Session: s.session}
+	if _, err := s.h.deps.Hub.Send(ctx, &pb.SendRequest{Event: ev}); err != nil {
+		s.log.Warn("unrecognized_fields event not sent", "err", err)
+	}
 }
 
 // decode reads a command's data; unknown keys are accepted (§3.2).
@@ -147,6 +172,7 @@ func (s *socket) login(ctx context.Context, f Frame) {
 		{Class: ClassCore, Subclass: SubclassSessionEvent, ObjID: id},
 	}})
 	s.reply(f.TID, mustJSON(map[string]string{"session_id": id}), nil)
+	s.pings.start(s.h.opts.PingInterval, s.ping)
 }
 
 // connect makes the socket a core session with the chosen id.
@@ -158,7 +184,9 @@ func (s *socket) connect(ctx context.Context, who identity, id string) *Error {
 	defer cancel()
 	_, closeFn, err := s.h.deps.Control.Connect(cctx, &pb.Session{Id: id, User: who.User, Face: Face}, &handlerOf{s})
 	switch {
-	case errors.Is(err, control.ErrDuplicateSession), status.Code(errors.Unwrap(err)) == codes.InvalidArgument:
+	case errors.Is(err, control.ErrDuplicateSession), status.Code(err) == codes.AlreadyExists:
+		// Held on this edge, or by a live session on any node (the core's
+		// directory refuses the id).
 		return errDuplicatedSession
 	case err != nil:
 		s.log.Warn("session not registered", "err", err)
@@ -347,6 +375,7 @@ func (s *socket) sessionCmd(f Frame) {
 			return
 		}
 		s.reply(f.TID, json.RawMessage(resp.GetData()), nil)
+		s.reportUnknown(ctx, f)
 	}()
 }
 

@@ -27,6 +27,8 @@ const (
 	reasonBadSession   = "invalid or duplicated session id"
 	reasonUnsubscribed = "unsubscribed by the server"
 	reasonTooMany      = "too many unanswered server requests"
+	closeIdle          = websocket.StatusNormalClosure
+	reasonIdle         = "idle timeout"
 	closeShutdown      = websocket.StatusGoingAway
 	reasonShutdown     = "server shutting down"
 	closeUnavailable   = websocket.StatusTryAgainLater
@@ -80,6 +82,8 @@ type socket struct {
 	session string // set once at login, before any delivery
 	subs    atomic.Pointer[subState]
 	out     outstanding
+	idle    idleTimer
+	pings   pinger
 
 	mu    sync.Mutex
 	cur   *member
@@ -96,6 +100,10 @@ func newSocket(h *Handler, conn *wsconn.Conn) *socket {
 			s.log.Info("websocket closed", "reason", reasonNoAnswer)
 			s.conn.Close(closePolicy, reasonNoAnswer)
 		}}
+	conn.OnWritten(func(n uint64) {
+		s.out.wrote(n)
+		s.idle.touch()
+	})
 	return s
 }
 
@@ -104,12 +112,17 @@ func (s *socket) serve(ctx context.Context) {
 	defer s.end()
 	stop := context.AfterFunc(ctx, func() { s.conn.Close(closeShutdown, reasonShutdown) })
 	defer stop()
+	s.idle.start(s.h.opts.IdleTimeout, func() {
+		s.log.Info("websocket closed", "reason", reasonIdle)
+		s.conn.Close(closeIdle, reasonIdle)
+	})
 	for {
 		frame, err := s.conn.Read(s.conn.Context())
 		if err != nil {
 			s.log.Debug("websocket ended", "err", err)
 			return
 		}
+		s.idle.touch()
 		if !s.closing {
 			s.handle(ctx, frame)
 		}
@@ -118,6 +131,8 @@ func (s *socket) serve(ctx context.Context) {
 
 // end leaves the upstream group and closes the session.
 func (s *socket) end() {
+	s.idle.stop()
+	s.pings.stop()
 	// Relayed commands still waiting get their answer now, not at the
 	// caller's timeout.
 	stopped := mustJSON(errorData{Code: errSessionStop.Code, Error: errSessionStop.Text})
@@ -193,12 +208,22 @@ func (s *socket) reply(tid json.RawMessage, data json.RawMessage, e *Error) {
 // client's answer. It reports false when the socket has too many requests
 // unanswered: it is then closed as a slow consumer.
 func (s *socket) ask(class, subclass, cmd string, data json.RawMessage, onReply func(Frame)) bool {
-	tid, ok := s.out.add(onReply)
-	if !ok {
+	return s.issue(onReply, func(tid uint64) []byte { return encodeRequest(class, subclass, cmd, tid, data) })
+}
+
+// issue sends a server request made by frame with the next tid.
+func (s *socket) issue(onReply func(Frame), frame func(tid uint64) []byte) bool {
+	sent, full := s.out.issue(onReply, frame, s.conn.SendSeq)
+	if full {
+		s.log.Info("websocket closed", "reason", reasonTooMany)
 		s.conn.Close(closePolicy, reasonTooMany)
-		return false
 	}
-	return s.conn.Send(encodeRequest(class, subclass, cmd, tid, data))
+	return sent
+}
+
+// ping sends core/ping (§3.4); the answer only has to come in time.
+func (s *socket) ping() {
+	s.ask(ClassCore, defaultSubject, "ping", s.h.pingData, nil)
 }
 
 // deliver sends one event, if a subscription of the socket matches it.
@@ -221,12 +246,7 @@ func (s *socket) deliver(ev *pb.Event, data []byte) {
 			return
 		}
 	}
-	tid, ok := s.out.add(nil)
-	if !ok {
-		s.conn.Close(closePolicy, reasonTooMany)
-		return
-	}
-	s.conn.Send(encodeEvent(tid, data))
+	s.issue(nil, func(tid uint64) []byte { return encodeEvent(tid, data) })
 }
 
 // admit drops an event delivered twice while upstream groups overlap.
@@ -320,117 +340,4 @@ func (m *member) retire() {
 	if m.cancel != nil {
 		m.cancel()
 	}
-}
-
-// pending is a server request waiting for the client's answer.
-type pending struct {
-	deadline time.Time
-	onReply  func(Frame)
-}
-
-// outstanding are the server requests of one socket that the client has
-// not answered (§3.1): each must get a reply or an ack within op, and after
-// each ack within ack; otherwise expire closes the socket. One timer per
-// socket, armed for the earliest deadline.
-type outstanding struct {
-	op, ack time.Duration
-	max     int
-	expire  func()
-
-	mu      sync.Mutex
-	next    uint64
-	m       map[uint64]*pending
-	timer   *time.Timer
-	armedAt time.Time // deadline the timer is armed for; zero when idle
-	stopped bool
-}
-
-// add registers a new request and returns its tid; false when max are
-// already waiting.
-func (o *outstanding) add(onReply func(Frame)) (uint64, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.m == nil {
-		o.m = map[uint64]*pending{}
-	}
-	if len(o.m) >= o.max {
-		return 0, false
-	}
-	o.next++
-	d := time.Now().Add(o.op)
-	o.m[o.next] = &pending{deadline: d, onReply: onReply}
-	o.armLocked(d)
-	return o.next, true
-}
-
-// armLocked makes sure the timer fires by d.
-func (o *outstanding) armLocked(d time.Time) {
-	if o.stopped || (!o.armedAt.IsZero() && !o.armedAt.After(d)) {
-		return
-	}
-	o.armedAt = d
-	wait := time.Until(d)
-	if o.timer == nil {
-		o.timer = time.AfterFunc(wait, o.check)
-		return
-	}
-	o.timer.Reset(wait)
-}
-
-func (o *outstanding) answered(tid uint64) *pending {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	p := o.m[tid]
-	delete(o.m, tid)
-	return p
-}
-
-func (o *outstanding) acked(tid uint64) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if p := o.m[tid]; p != nil {
-		p.deadline = time.Now().Add(o.ack)
-	}
-}
-
-// check runs when the timer fires: a request past its deadline closes the
-// socket; otherwise the timer is armed for the next deadline.
-func (o *outstanding) check() {
-	o.mu.Lock()
-	o.armedAt = time.Time{}
-	now := time.Now()
-	var first time.Time
-	expired := false
-	for _, p := range o.m {
-		if !p.deadline.After(now) {
-			expired = true
-			break
-		}
-		if first.IsZero() || p.deadline.Before(first) {
-			first = p.deadline
-		}
-	}
-	if !expired && !first.IsZero() {
-		o.armLocked(first)
-	}
-	o.mu.Unlock()
-	if expired {
-		o.expire()
-	}
-}
-
-// stop ends the deadlines and returns the requests left unanswered.
-func (o *outstanding) stop() []*pending {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.stopped = true
-	if o.timer != nil {
-		o.timer.Stop()
-	}
-	left := make([]*pending, 0, len(o.m))
-	for _, p := range o.m {
-		left = append(left, p)
-	}
-	o.m = nil
-	return left
 }

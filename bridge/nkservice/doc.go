@@ -7,14 +7,17 @@
 // checked by internal/token), then uses the twelve core commands. Events
 // reach the client as server requests (class core, cmd event) carrying the
 // server's own tid; a request the client leaves unanswered past the
-// deadline closes the connection (§3.1).
+// deadline, counted from when its frame was written, closes the connection
+// (§3.1). Optional server pings (§3.4) and the idle timeout (§1) are in
+// deadlines.go.
 //
 //	parse.go      frame → typed request, reply or ack; bounded, never panics
 //	commands.go   one function per command: RPCs into the core
 //	translate.go  NkSERVICE class/subclass/type/obj_id ↔ canonical Event and Filter
 //	encode.go     replies, errors, server requests, event frames
 //	errors.go     the one table gRPC status → NkSERVICE code and text
-//	conn.go       one socket: read loop, server tids and their deadlines, delivery
+//	conn.go       one socket: read loop, server requests, delivery
+//	deadlines.go  server tids and their answer deadlines, pings, idle timeout
 //	auth.go       login checks (admins, client tokens)
 //	handler.go    HTTP upgrade and wiring
 //

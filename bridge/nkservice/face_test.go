@@ -99,6 +99,13 @@ func TestCommandShapes(t *testing.T) {
 		{`{"class":"core","subclass":"user","cmd":"get","data":{"user":7},"tid":20}`, `{"result":"error","tid":20,"data":{"code":100044,"error":"Syntax error: user"}}`},
 		{`{"class":"core","subclass":"user","cmd":"list","data":[],"tid":21}`, `{"result":"error","tid":21,"data":{"code":100044,"error":"Syntax error: data is not an object"}}`},
 		{`{"class":7,"cmd":"list","tid":22}`, `{"result":"error","tid":22,"data":{"code":100044,"error":"Syntax error: class is not a string"}}`},
+		{`{"class":"core","subclass":"session","cmd":"cmd","data":{"session_id":"s2","cmd":"x"},"tid":23}`, `{"result":"error","tid":23,"data":{"code":100045,"error":"Missing field: class"}}`},
+		{`{"class":"core","subclass":"session","cmd":"cmd","data":{"session_id":"s2","class":"a","cmd":"b","data":[1]},"tid":24}`, `{"result":"error","tid":24,"data":{"code":100044,"error":"Syntax error: data"}}`},
+		{`{"class":"core","subclass":"event","cmd":"unsubscribe","data":{"type":"t"},"tid":25}`, `{"result":"error","tid":25,"data":{"code":100045,"error":"Missing field: class"}}`},
+		{`{"class":"core","subclass":"user","cmd":"send_event","data":{"type":"t"},"tid":26}`, `{"result":"error","tid":26,"data":{"code":100045,"error":"Missing field: user"}}`},
+		{`{"class":"core","subclass":"session","cmd":"send_event","data":{"session_id":"nobody","type":"t","body":{"k":1}},"tid":27}`, `{"result":"ok","tid":27}`},
+		{`{"class":"core","subclass":"session","cmd":"stop","tid":28}`, `{"result":"error","tid":28,"data":{"code":100045,"error":"Missing field: session_id"}}`},
+		{`{"class":"core","subclass":"event","cmd":"send","data":{"subclass":"x"},"tid":29}`, `{"result":"error","tid":29,"data":{"code":100045,"error":"Missing field: class"}}`},
 	}
 	node := ""
 	for _, tc := range cases {
@@ -225,4 +232,59 @@ func TestUnansweredRequestCloses(t *testing.T) {
 	}
 	polite.raw(`{"result":"ok","tid":2}`)
 	polite.barrier()
+}
+
+// TestUnrecognizedFields: keys a command does not know are accepted, and
+// after the ok reply the caller's session gets the event
+// core/session_event/unrecognized_fields with {class, subclass, cmd,
+// fields} (fields sorted). Failed commands, login and core/event send none.
+func TestUnrecognizedFields(t *testing.T) {
+	s := start(t, nil)
+	c := dial(t, s)
+	// Login takes any keys (they go to the login check whole).
+	tid := c.req("user", "login", map[string]any{"user": adminUser, "password": adminPass, "session_id": "s1", "meta": map[string]any{"k": "v"}})
+	c.expect(fmt.Sprintf(`{"ack":%d}`, tid))
+	c.expect(fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"session_id":"s1"}}`, tid))
+	c.barrier()
+
+	unknown := func(sub, cmd, fields string) string {
+		return `{"class":"core","subclass":"session_event","type":"unrecognized_fields","obj_id":"s1","body":{"class":"core","subclass":"` +
+			sub + `","cmd":"` + cmd + `","fields":` + fields + `}}`
+	}
+	c.raw(`{"class":"core","subclass":"user","cmd":"list","data":{"zeta":1,"alpha":true},"tid":"l"}`)
+	c.expect(`{"result":"ok","tid":"l","data":{"admin":["s1"]}}`)
+	if got, want := c.event(), unknown("user", "list", `["alpha","zeta"]`); got != want {
+		t.Fatalf("user/list:\n got  %s\n want %s", got, want)
+	}
+
+	c.raw(`{"class":"core","subclass":"event","cmd":"subscribe","data":{"class":"news","type":"t","colour":"red"},"tid":"s"}`)
+	c.expect(`{"result":"ok","tid":"s"}`)
+	if got, want := c.event(), unknown("event", "subscribe", `["colour"]`); got != want {
+		t.Fatalf("event/subscribe:\n got  %s\n want %s", got, want)
+	}
+	// unsubscribe repeats the fields but the body: a body is not one of its keys.
+	c.raw(`{"class":"core","subclass":"event","cmd":"unsubscribe","data":{"class":"news","type":"t","body":{}},"tid":"u"}`)
+	c.expect(`{"result":"ok","tid":"u"}`)
+	if got, want := c.event(), unknown("event", "unsubscribe", `["body"]`); got != want {
+		t.Fatalf("event/unsubscribe:\n got  %s\n want %s", got, want)
+	}
+	// After an acked answer too.
+	c.raw(`{"class":"core","subclass":"event","cmd":"get_subscriptions","data":{"all":true},"tid":"g"}`)
+	c.expect(`{"ack":"g"}`)
+	c.expect(`{"result":"ok","tid":"g","data":[` +
+		`{"class":"core","subclass":"session_event","type":"*","obj_id":"s1"},` +
+		`{"class":"core","subclass":"user_event","type":"*","obj_id":"admin"}]}`)
+	if got, want := c.event(), unknown("event", "get_subscriptions", `["all"]`); got != want {
+		t.Fatalf("event/get_subscriptions:\n got  %s\n want %s", got, want)
+	}
+
+	// No event for a command that failed, for known keys only, or for
+	// core/event (any keys).
+	c.raw(`{"class":"core","subclass":"session","cmd":"stop","data":{"session_id":"nope","why":"x"},"tid":"f"}`)
+	c.expect(`{"result":"error","tid":"f","data":{"code":100062,"error":"Session not found"}}`)
+	c.raw(`{"class":"core","subclass":"session","cmd":"log","data":{"source":"a","message":"b","level":2,"full_message":"c","meta":{}},"tid":"k"}`)
+	c.expect(`{"result":"ok","tid":"k"}`)
+	c.raw(`{"class":"core","cmd":"event","data":{"class":"x","extra":1},"tid":"e"}`)
+	c.expect(`{"result":"ok","tid":"e"}`)
+	c.barrier()
 }

@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 		`{"ack":5}`,
 		`{"class":7,"cmd":"x","tid":1}`,
 		`{"class":"c","cmd":"x","tid":1,"data":[]}`,
+		`{"class":"core","subclass":"event","cmd":"subscribe","data":{"class":"a","x":1,"b":2},"tid":1}`,
 		`{`, `[]`, `null`, `{"tid":{}}`, `{"ack":"` + string(make([]byte, 200)) + `"}`,
 	} {
 		f.Add([]byte(s))
@@ -42,6 +43,15 @@ func FuzzParse(f *testing.F) {
 			}
 			if len(fr.Data) == 0 || fr.Data[0] != '{' || !json.Valid(fr.Data) {
 				t.Fatalf("request data %q", fr.Data)
+			}
+			// Unknown keys are keys of data, sorted, without repeats.
+			var m map[string]json.RawMessage
+			_ = json.Unmarshal(fr.Data, &m)
+			unknown := nkservice.UnknownFields(fr.Subclass, fr.Cmd, fr.Data)
+			for i, k := range unknown {
+				if _, ok := m[k]; !ok || (i > 0 && unknown[i-1] >= k) {
+					t.Fatalf("unknown fields %q of %s", unknown, fr.Data)
+				}
 			}
 		}
 	})

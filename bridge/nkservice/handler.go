@@ -27,6 +27,7 @@ const (
 	DefaultAckTimeout     = 180 * time.Second
 	DefaultCommandTimeout = 10 * time.Second
 	DefaultMaxPending     = 1024
+	DefaultIdleTimeout    = 30 * time.Second // api_server_timeout
 )
 
 // Options configure the face.
@@ -42,6 +43,13 @@ type Options struct {
 	ReplyTimeout, AckTimeout time.Duration
 	// CommandTimeout bounds a session/cmd relay.
 	CommandTimeout time.Duration
+	// IdleTimeout closes a socket that received no frame and was written
+	// none this long (0: DefaultIdleTimeout; negative: never).
+	IdleTimeout time.Duration
+	// PingInterval: logged-in sockets are sent core/ping at once and then
+	// at this interval, each to be answered like any server request
+	// (0: no pings, as in nkservice unless a service starts them).
+	PingInterval time.Duration
 	// MaxPending bounds unanswered server requests per socket; one more
 	// closes it as a slow consumer (client_queue_size).
 	MaxPending int
@@ -56,13 +64,15 @@ type Options struct {
 
 // Handler serves the NkSERVICE websocket.
 type Handler struct {
-	deps   bridge.Deps
-	dir    pb.DirectoryServiceClient
-	fan    *fanout.Fanout
-	opts   Options
-	auth   authenticator
-	log    *slog.Logger
-	accept wsconn.AcceptOptions
+	// pingData is the data of every ping: {"time":<interval in seconds>}.
+	pingData json.RawMessage
+	deps     bridge.Deps
+	dir      pb.DirectoryServiceClient
+	fan      *fanout.Fanout
+	opts     Options
+	auth     authenticator
+	log      *slog.Logger
+	accept   wsconn.AcceptOptions
 }
 
 // New builds the face on deps (Hub, Sessions, Control, Fanout) and the
@@ -85,6 +95,9 @@ func New(deps bridge.Deps, dir pb.DirectoryServiceClient, opts Options) *Handler
 	if opts.CommandTimeout == 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
 	}
+	if opts.IdleTimeout == 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	if opts.MaxPending == 0 {
 		opts.MaxPending = DefaultMaxPending
 	}
@@ -95,8 +108,10 @@ func New(deps bridge.Deps, dir pb.DirectoryServiceClient, opts Options) *Handler
 	if fan == nil {
 		fan = fanout.New(deps.Hub, fanout.Options{Logger: log})
 	}
+	secs := int64((opts.PingInterval + time.Second - 1) / time.Second) // whole seconds, rounded up
 	return &Handler{
-		deps: deps, dir: dir, fan: fan, opts: opts, log: log,
+		pingData: mustJSON(map[string]int64{"time": secs}),
+		deps:     deps, dir: dir, fan: fan, opts: opts, log: log,
 		auth: authenticator{admins: opts.Admins, tokenSecret: opts.TokenSecret},
 		accept: wsconn.AcceptOptions{
 			OriginPatterns: opts.OriginPatterns,

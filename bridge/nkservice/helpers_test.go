@@ -160,15 +160,15 @@ func (c *client) login(user, pass, session string) {
 	c.expect(fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"session_id":%q}}`, tid, session))
 }
 
-// ok sends a request and expects {"result":"ok","tid":T}; events that
-// come first are kept for event.
+// ok sends a request and expects {"result":"ok","tid":T}; server
+// requests (events, pings) that come first are kept for next and event.
 func (c *client) ok(subclass, cmd string, data any) {
 	c.t.Helper()
 	tid := c.req(subclass, cmd, data)
 	want := fmt.Sprintf(`{"result":"ok","tid":%d}`, tid)
 	for {
 		got := c.readFrame()
-		if strings.HasPrefix(got, `{"class":"core","cmd":"event",`) {
+		if strings.HasPrefix(got, `{"class":`) {
 			c.stash = append(c.stash, got)
 			continue
 		}

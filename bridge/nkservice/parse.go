@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -189,4 +190,46 @@ func parseOK(b []byte) (Frame, bool) {
 		}
 	}
 	return Frame{Kind: KindReply, Result: "ok", TID: json.RawMessage(digits)}, true
+}
+
+// commandFields are the data keys each command knows (nkservice's
+// nkservice_api_syntax.erl); keys beyond them are reported back to the
+// caller as an unrecognized_fields event (§3.2). Commands with no entry
+// (login, core/event) take any keys.
+var commandFields = map[string][]string{
+	"user/list":               nil,
+	"user/get":                {"user"},
+	"user/send_event":         {"user", "type", "body"},
+	"session/stop":            {"session_id"},
+	"session/send_event":      {"session_id", "type", "body"},
+	"session/cmd":             {"session_id", "class", "subclass", "cmd", "data"},
+	"session/log":             {"source", "message", "full_message", "level", "meta"},
+	"event/subscribe":         {"class", "subclass", "type", "obj_id", "body", "service"},
+	"event/unsubscribe":       {"class", "subclass", "type", "obj_id", "service"},
+	"event/get_subscriptions": nil,
+	"event/send":              {"class", "subclass", "type", "obj_id", "body", "service"},
+	"event/send_event":        {"class", "subclass", "type", "obj_id", "body", "service"},
+}
+
+// UnknownFields returns the keys of a core command's data object that the
+// command does not know, sorted (nkservice lists them in Erlang map order,
+// which sorts binaries); nil when there are none, or for commands that
+// take any keys, or when data is not an object.
+func UnknownFields(subclass, cmd string, data json.RawMessage) []string {
+	known, ok := commandFields[subclass+"/"+cmd]
+	if !ok {
+		return nil
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return nil
+	}
+	var out []string
+	for k := range m {
+		if !slices.Contains(known, k) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

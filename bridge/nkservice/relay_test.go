@@ -128,31 +128,85 @@ func TestSessionCmdAcrossNodes(t *testing.T) {
 	}
 }
 
+// TestDuplicateSessionAcrossNodes: a session id held by a live session on
+// another node is refused at login, as on the same node, and is free again
+// once that session ended.
+func TestDuplicateSessionAcrossNodes(t *testing.T) {
+	addr := redistest.Addr(t)
+	prefix := redistest.Prefix(t, addr)
+	redis := func(c *app.Config) { c.Engine = app.Engine{Type: "redis", Address: addr, Prefix: prefix} }
+	a, b := start(t, redis), start(t, redis)
+	first := dial(t, a)
+	first.login(adminUser, adminPass, "shared-id")
+
+	second := dial(t, b)
+	tid := second.req("user", "login", map[string]any{"user": adminUser, "password": adminPass, "session_id": "shared-id"})
+	second.expect(fmt.Sprintf(`{"ack":%d}`, tid))
+	second.expect(fmt.Sprintf(`{"result":"error","tid":%d,"data":{"code":100034,"error":"Duplicated session id"}}`, tid))
+	if code := second.closed(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("close code %v", code)
+	}
+	// The refused login took nothing from the first session: it is still
+	// listed, on its node, and still gets its events.
+	tid = first.req("user", "get", map[string]any{"user": adminUser})
+	if got := first.next(); !strings.HasPrefix(got, fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"shared-id":{`, tid)) || strings.Count(got, `"type"`) != 1 {
+		t.Fatalf("user/get after the refused login: %s", got)
+	}
+	first.ok("session", "send_event", map[string]any{"session_id": "shared-id", "type": "still"})
+	if got := first.event(); got != `{"class":"core","subclass":"session_event","type":"still","obj_id":"shared-id"}` {
+		t.Fatalf("event after the refused login: %s", got)
+	}
+
+	// Once the first session has ended, the id may be used on the other node.
+	gone := sessionGone(t, b, "shared-id")
+	first.ws.Close(websocket.StatusNormalClosure, "")
+	gone()
+	third := dial(t, b)
+	third.login(adminUser, adminPass, "shared-id")
+}
+
+// sessionGone watches the core's session lifecycle events (through s); the
+// function it returns waits for the DISCONNECT of the session id, which
+// the core announces once the session has left the directory.
+func sessionGone(t *testing.T, s *apptest.Server, id string) func() {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	t.Cleanup(cancel)
+	st, err := s.Hub.Subscribe(ctx, &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"sys:sessions"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err := st.Recv(); err != nil || m.GetSubscribed() == nil {
+		t.Fatalf("lifecycle subscription: %v, %v", m, err)
+	}
+	return func() {
+		t.Helper()
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				t.Fatalf("waiting for the end of session %s: %v", id, err)
+			}
+			if ev := m.GetEvent(); ev.GetKind() == pb.EventKind_EVENT_KIND_DISCONNECT && ev.GetPublisher().GetClient() == id {
+				return
+			}
+		}
+	}
+}
+
 func TestSessionStop(t *testing.T) {
 	s := start(t, nil)
 	admin, u := dial(t, s), dial(t, s)
 	admin.login(adminUser, adminPass, "adm")
 	u.login("bob", s.Token(t, "bob"), "bob1")
+	gone := sessionGone(t, s, "bob1")
 	tid := admin.req("session", "stop", map[string]any{"session_id": "bob1"})
 	admin.expect(fmt.Sprintf(`{"result":"ok","tid":%d,"data":{"user":"bob"}}`, tid))
 	u.closed()
 	// The session is gone from the directory once its socket closed.
-	ctx, cancel := context.WithTimeout(context.Background(), wait)
-	defer cancel()
+	gone()
 	dir := pb.NewDirectoryServiceClient(s.Conn)
-	for {
-		r, err := dir.ListSessions(ctx, &pb.ListSessionsRequest{User: "bob"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(r.Sessions) == 0 {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("session still listed")
-		case <-time.After(10 * time.Millisecond):
-		}
+	if r, err := dir.ListSessions(context.Background(), &pb.ListSessionsRequest{User: "bob"}); err != nil || len(r.Sessions) != 0 {
+		t.Fatalf("sessions of bob after stop: %v, %v", r, err)
 	}
 }
 
@@ -242,4 +296,21 @@ func TestDirectoryREST(t *testing.T) {
 	if resp2.StatusCode != http.StatusUnauthorized && resp2.StatusCode != http.StatusForbidden {
 		t.Fatalf("without key: %d", resp2.StatusCode)
 	}
+}
+
+// TestUnansweredCommandClosesTarget: a relayed command is a server request
+// like any other: a target that neither answers nor acks it in time is
+// closed, and the caller gets "Session stop" at once, not a timeout.
+func TestUnansweredCommandClosesTarget(t *testing.T) {
+	s := start(t, func(c *app.Config) { c.NkService.ReplyTimeout = app.Duration(300 * time.Millisecond) })
+	caller, target := dial(t, s), dial(t, s)
+	caller.login(adminUser, adminPass, "caller")
+	target.login("bob", s.Token(t, "bob"), "target")
+	tid := caller.req("session", "cmd", map[string]any{"session_id": "target", "class": "app", "cmd": "ignored"})
+	caller.expect(fmt.Sprintf(`{"ack":%d}`, tid))
+	target.expect(`{"class":"app","cmd":"ignored","tid":1}`)
+	if code := target.closed(); code != websocket.StatusPolicyViolation {
+		t.Fatalf("close code %v", code)
+	}
+	caller.expect(fmt.Sprintf(`{"result":"error","tid":%d,"data":{"code":100061,"error":"Session stop"}}`, tid))
 }

@@ -27,6 +27,9 @@ const (
 	ClassCore            = "core"
 	SubclassUserEvent    = "user_event"
 	SubclassSessionEvent = "session_event"
+	// typeUnrecognized is the session event naming data keys a command
+	// did not know (§3.2).
+	typeUnrecognized = "unrecognized_fields"
 )
 
 // Sub is one subscription, or the address of one event. Empty fields are

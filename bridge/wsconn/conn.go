@@ -37,6 +37,9 @@ type Conn struct {
 	pendingBytes  int      // bytes in queue
 	inflight      int      // frames the writer is writing
 	inflightBytes int
+	queued        uint64 // frames ever queued (SendSeq numbers)
+	written       uint64 // frames ever written, counted after each write
+	onWritten     func(written uint64)
 	writing       bool       // a writer goroutine owns the write side
 	state         connState  // see close.go
 	order         closeOrder // how to close, once state is stateClosing

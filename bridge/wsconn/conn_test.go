@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -426,4 +427,52 @@ func TestWriteTimeoutCutsOffStalledPeer(t *testing.T) {
 		}
 	}
 	waitDone(t, c)
+}
+
+// TestWrittenCountsFramesOnTheSocket: SendSeq numbers the frames as they
+// are queued; OnWritten reports them only once the writer has put them on
+// the socket, so frames held back by a stalled reader are not counted.
+func TestWrittenCountsFramesOnTheSocket(t *testing.T) {
+	s := startServer(t, wsconn.AcceptOptions{Face: "test-written", QueueSize: 10_000, QueueBytes: 1 << 30})
+	cc, c := s.dial(t, nil) // the client reads only later
+	var written atomic.Uint64
+	reports := make(chan uint64, 1024)
+	c.OnWritten(func(n uint64) {
+		if n <= written.Load() {
+			t.Errorf("written count went from %d to %d", written.Load(), n)
+		}
+		written.Store(n)
+		select {
+		case reports <- n:
+		default:
+		}
+	})
+	frame := bytes.Repeat([]byte("x"), 1<<20)
+	const n = 64 // far more than loopback socket buffers hold
+	for i := range n {
+		seq, ok := c.SendSeq(frame)
+		if !ok || seq != uint64(i+1) {
+			t.Fatalf("SendSeq %d = %d, %v", i, seq, ok)
+		}
+	}
+	// The client has read nothing: the last frames cannot have been
+	// written yet.
+	if w := written.Load(); w >= n {
+		t.Fatalf("%d of %d frames counted written while the client reads nothing", w, n)
+	}
+	for i := range n {
+		if _, err := readMsg(t, cc); err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+	}
+	for written.Load() < n {
+		select {
+		case <-reports:
+		case <-time.After(waitTimeout):
+			t.Fatalf("written count stuck at %d of %d", written.Load(), n)
+		}
+	}
+	if seq, ok := c.SendSeq([]byte("after")); !ok || seq != n+1 {
+		t.Fatalf("SendSeq after = %d, %v", seq, ok)
+	}
 }

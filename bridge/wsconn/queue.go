@@ -18,10 +18,19 @@ import (
 // Frames queued while the writer is busy leave together, in one system
 // call, when it comes back for them.
 func (c *Conn) Send(frame []byte) bool {
+	_, ok := c.SendSeq(frame)
+	return ok
+}
+
+// SendSeq is Send that also returns the frame's place among the frames
+// queued on the connection: 1 for the first, 0 when it was not queued.
+// Once OnWritten's callback reports a count of at least that number, the
+// frame has been written to the socket.
+func (c *Conn) SendSeq(frame []byte) (uint64, bool) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
-		return false
+		return 0, false
 	}
 	waiting := len(c.queue) + c.inflight
 	if waiting >= c.queueSize || (waiting > 0 && c.pendingBytes+c.inflightBytes+len(frame) > c.queueBytes) {
@@ -29,13 +38,15 @@ func (c *Conn) Send(frame []byte) bool {
 		c.mu.Unlock()
 		c.metrics.slow.Inc()
 		c.log.Info("websocket closed", "reason", ReasonSlowConsumer, "queued_frames", waiting)
-		return false
+		return 0, false
 	}
 	if c.queue == nil && c.spare != nil {
 		c.queue, c.spare = c.spare, nil
 	}
 	c.queue = append(c.queue, frame)
 	c.pendingBytes += len(frame)
+	c.queued++
+	seq := c.queued
 	if !c.writing {
 		// The queue went from empty to non-empty: start a writer. It exits
 		// once the queue is drained, so idle sockets hold no goroutine.
@@ -43,7 +54,17 @@ func (c *Conn) Send(frame []byte) bool {
 		go c.writeLoop()
 	}
 	c.mu.Unlock()
-	return true
+	return seq, true
+}
+
+// OnWritten has f called, by the writer, after each successful write with
+// the number of frames written to the socket so far (SendSeq numbers up
+// to it are out). f must not block and must not call Send. Set it before
+// the first Send.
+func (c *Conn) OnWritten(f func(written uint64)) {
+	c.mu.Lock()
+	c.onWritten = f
+	c.mu.Unlock()
 }
 
 // keepCap is the largest batch slice a socket keeps for reuse between
@@ -94,10 +115,17 @@ func (c *Conn) writeLoop() {
 		if cap(frames) <= keepCap && c.spare == nil {
 			c.spare = frames[:0]
 		}
+		if err == nil {
+			c.written += uint64(len(frames))
+		}
+		written, onWritten := c.written, c.onWritten
 		c.mu.Unlock()
 		if err != nil {
 			c.writeFailed(err)
 			return
+		}
+		if onWritten != nil {
+			onWritten(written)
 		}
 		c.metrics.framesSent.Add(float64(len(frames)))
 		c.metrics.sent(batchBytes)

@@ -100,6 +100,13 @@ type NkService struct {
 	ReplyTimeout Duration `json:"reply_timeout"`
 	// CommandTimeout bounds a session/cmd relay (default 10s).
 	CommandTimeout Duration `json:"command_timeout"`
+	// IdleTimeout closes a connection that neither sent nor was sent a
+	// frame this long (default 30s, api_server_timeout; negative: never).
+	IdleTimeout Duration `json:"idle_timeout"`
+	// PingInterval: logged-in connections get a core/ping request at once
+	// and then at this interval, to be answered in reply_timeout (default
+	// none, §3.4).
+	PingInterval Duration `json:"ping_interval"`
 }
 
 // Admin is an administrator account (Comet admin API and event stream, DRP

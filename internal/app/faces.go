@@ -91,6 +91,8 @@ func (a *App) mountFaces(mux *http.ServeMux) error {
 		},
 		ReplyTimeout:   time.Duration(a.cfg.NkService.ReplyTimeout),
 		CommandTimeout: time.Duration(a.cfg.NkService.CommandTimeout),
+		IdleTimeout:    time.Duration(a.cfg.NkService.IdleTimeout),
+		PingInterval:   time.Duration(a.cfg.NkService.PingInterval),
 		MaxPending:     a.cfg.ClientQueueSize,
 		QueueSize:      a.cfg.ClientQueueSize,
 		OriginPatterns: a.cfg.AllowedOrigins,

@@ -22,7 +22,8 @@ import (
 // newWebhooks builds the webhook service: queues in the engine when it
 // keeps them (Redis), else in a bbolt file opened when the first endpoint
 // needs it. Changes made through the API are written back to the config
-// file the process was started with.
+// file the process was started with; with Redis they are also stored there
+// and every other node applies them (without writing its own file).
 func (a *App) newWebhooks() (*webhook.Service, error) {
 	store, ok := a.eng.(engine.Webhooks)
 	if !ok {
@@ -55,6 +56,9 @@ func (a *App) newWebhooks() (*webhook.Service, error) {
 			a.log.Info("webhook options saved", "config", path, "endpoints", len(eps))
 			return nil
 		}
+	}
+	if shared, ok := a.eng.(engine.WebhookOptions); ok {
+		cfg.Shared = shared // every node of the cluster applies a change
 	}
 	cfg.Changed = a.announceWebhookOptions
 	return webhook.New(cfg)

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/app"
@@ -147,4 +148,51 @@ func TestWebhookPendingEventsSurviveAGracefulRestart(t *testing.T) {
 		expectHubEvent(t, r, "c", fmt.Sprint(i))
 	}
 	expectHello(t, r) // the restart's own HELLO comes after what was pending
+}
+
+// TestWebhookOptionsSetOnOneRedisNodeApplyOnTheOther: options set through
+// node A's REST API reach node B live; B delivers its own publishes to the
+// new endpoint, the endpoint gets one HELLO, and a node started later with
+// an empty config takes the cluster's options.
+func TestWebhookOptionsSetOnOneRedisNodeApplyOnTheOther(t *testing.T) {
+	a, b := twoNodes(t)
+	r := webhooktest.New(t)
+	body := fmt.Sprintf(`{"webhook_options":{"org":{"url":%q,"white_listed_event_types":[4900]}}}`, r.URL)
+	req, _ := http.NewRequest(http.MethodPut, a.HTTPURL+"/v1/webhooks/options", strings.NewReader(body))
+	req.Header.Set("Authorization", "apikey "+apptest.TestSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("set options on A: %d", resp.StatusCode)
+	}
+	expectHello(t, r)
+	bHooks := pb.NewWebhookServiceClient(b.Conn)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := bHooks.GetWebhookOptions(context.Background(), &pb.GetWebhookOptionsRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.WebhookOptions["org"].GetUrl() == r.URL {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node B still has %v", got.WebhookOptions)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	grpcPublish(t, b, "fromB", `1`)
+	expectHubEvent(t, r, "fromB", `1`)
+	grpcPublish(t, a, "fromA", `2`)
+	expectHubEvent(t, r, "fromA", `2`)
+
+	// A third node whose config names no endpoint takes the cluster's.
+	c := apptest.Start(t, func(cfg *app.Config) { cfg.Engine = a.Config.Engine })
+	got, err := pb.NewWebhookServiceClient(c.Conn).GetWebhookOptions(context.Background(), &pb.GetWebhookOptionsRequest{})
+	if err != nil || got.WebhookOptions["org"].GetUrl() != r.URL {
+		t.Fatalf("node C options %v, %v", got, err)
+	}
 }

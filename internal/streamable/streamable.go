@@ -121,6 +121,22 @@ type HubEventData struct {
 // events that have no StreamableEvent (JOIN/LEAVE announced on ordinary
 // channels: sys:subscriptions already carries every join and leave).
 func FromEvent(ev *pb.Event) (e Event, ok bool) {
+	e, hub, ok := header(ev)
+	if ok && hub {
+		e.Data, _ = json.Marshal(hubData(ev))
+	}
+	return e, ok
+}
+
+// TypeOf is FromEvent's Type and ok, without building the Data.
+func TypeOf(ev *pb.Event) (Type, bool) {
+	e, _, ok := header(ev)
+	return e.Type, ok
+}
+
+// header is FromEvent without the Data of hub and lifecycle events (hub
+// reports that it is theirs to add).
+func header(ev *pb.Event) (e Event, hub, ok bool) {
 	e = Event{
 		Actor:               ev.GetPublisher().GetUser(),
 		OwnerOrganizationID: ev.GetTenant(),
@@ -136,7 +152,7 @@ func FromEvent(ev *pb.Event) (e Event, ok bool) {
 		e.ResourceID = ev.GetKey()
 		e.Data = rawJSON(ev.GetData())
 		e.TypeString = e.Type.String()
-		return e, e.Type >= TypeMin && e.Type <= TypeMax
+		return e, false, e.Type >= TypeMin && e.Type <= TypeMax
 	case ch == ChannelSessions:
 		e.Type = lifecycleType(ev.GetKind(), pb.EventKind_EVENT_KIND_CONNECT, SessionConnect, pb.EventKind_EVENT_KIND_DISCONNECT, SessionDisconnect)
 		e.ResourceID = ev.GetPublisher().GetClient()
@@ -147,17 +163,16 @@ func FromEvent(ev *pb.Event) (e Event, ok bool) {
 		e.Type = lifecycleType(ev.GetKind(), pb.EventKind_EVENT_KIND_JOIN, Subscribe, pb.EventKind_EVENT_KIND_LEAVE, Unsubscribe)
 		e.ResourceID = ev.GetKey()
 	case ev.GetKind() != pb.EventKind_EVENT_KIND_UNSPECIFIED:
-		return Event{}, false
+		return Event{}, false, false
 	default:
 		e.Type = HubEvent
 		e.ResourceID = ev.GetKey()
 	}
 	if e.Type == 0 {
-		return Event{}, false
+		return Event{}, false, false
 	}
 	e.TypeString = e.Type.String()
-	e.Data, _ = json.Marshal(hubData(ev))
-	return e, true
+	return e, true, true
 }
 
 func lifecycleType(k, a pb.EventKind, ta Type, b pb.EventKind, tb Type) Type {

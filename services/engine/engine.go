@@ -161,6 +161,11 @@ type Broker interface {
 type Presence interface {
 	// AddPresence puts the session in the channel; adding twice is one entry.
 	AddPresence(ctx context.Context, tenant, channel string, s *pb.Session) error
+	// ClaimPresence is AddPresence for a session id that must be new in the
+	// channel: it adds s unless a live entry with s's id is there already
+	// (from any node), in one atomic step, and reports whether it added.
+	// Of two claims of one id at the same moment exactly one succeeds.
+	ClaimPresence(ctx context.Context, tenant, channel string, s *pb.Session) (bool, error)
 	// RemovePresence takes the session out of the channel; absent is not an error.
 	RemovePresence(ctx context.Context, tenant, channel, sessionID string) error
 	// Presence lists the sessions in the channel.

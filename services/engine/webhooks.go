@@ -45,3 +45,19 @@ type Webhooks interface {
 	// WebhookRemove drops the endpoint's queue and lease.
 	WebhookRemove(ctx context.Context, endpoint string) error
 }
+
+// WebhookOptions is implemented by a shared engine that keeps one webhook
+// option map for every node: a change stored through one node reaches the
+// others, which apply it live.
+type WebhookOptions interface {
+	// WebhookOptionsLoad returns the stored options (an opaque encoding
+	// made by the webhook service); nil when none were ever stored.
+	WebhookOptionsLoad(ctx context.Context) ([]byte, error)
+	// WebhookOptionsStore stores the options and tells every node.
+	WebhookOptionsStore(ctx context.Context, opts []byte) error
+	// WebhookOptionsWatch calls changed whenever the stored options may
+	// have changed (a node stored them, or the link to the engine came
+	// back and a change may have been missed) until ctx ends. changed is
+	// called from one goroutine, one call at a time.
+	WebhookOptionsWatch(ctx context.Context, changed func())
+}

@@ -50,9 +50,18 @@ func (d *directory) setSubscriptions(id string, subs []*pb.SessionSubscription) 
 	d.subs[id] = subs
 }
 
-// listed puts a new session in the directory.
+// listed puts a new session in the directory. The directory is
+// cluster-wide, so a session id that a live session on any node holds is
+// refused (errSessionExists), atomically.
 func (h *Hub) listed(ctx context.Context, info *pb.Session) error {
-	return h.eng.AddPresence(ctx, info.Tenant, DirectoryChannel, info)
+	ok, err := h.eng.ClaimPresence(ctx, info.Tenant, DirectoryChannel, info)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("session %q: %w", info.Id, errSessionExists)
+	}
+	return nil
 }
 
 // unlisted takes a closed session out of the directory.

@@ -21,6 +21,7 @@ var (
 	errPresenceOff       = errors.New("presence is not kept for this channel")
 	errSessionNotFound   = errors.New("session not found")
 	errMuxNotFound       = errors.New("multiplexed stream not found")
+	errSessionExists     = errors.New("session id in use by a live session")
 	errPermission        = errors.New("permission denied")
 	errNoAnswer          = errors.New("the session did not answer in time")
 	errNoCommands        = errors.New("the session's face takes no commands")
@@ -69,6 +70,8 @@ func (h *Hub) toStatus(err error) error {
 		return st.Err()
 	case errors.Is(err, errNamespaceNotFound), errors.Is(err, errSessionNotFound), errors.Is(err, errMuxNotFound):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, errSessionExists):
+		return status.Error(codes.AlreadyExists, err.Error())
 	case errors.Is(err, errHistoryOff), errors.Is(err, errPresenceOff):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.As(err, new(*commandError)):

@@ -124,13 +124,16 @@ func (s *session) lifecycleData() string {
 // opened records a new session of this node in the cluster's user
 // sessions and announces it: CONNECT, then ONLINE when it is the user's
 // first session on any node.
+//
+// The directory entry comes first: it is what refuses a session id in use
+// on another node, before anything of the other session is touched.
 func (h *Hub) opened(ctx context.Context, s *session) error {
-	first, err := h.eng.AddSession(ctx, s.info)
-	if err != nil {
+	if err := h.listed(ctx, s.info); err != nil {
 		return err
 	}
-	if err := h.listed(ctx, s.info); err != nil {
-		_, _ = h.eng.RemoveSession(context.WithoutCancel(ctx), s.info)
+	first, err := h.eng.AddSession(ctx, s.info)
+	if err != nil {
+		h.unlisted(context.WithoutCancel(ctx), s.info)
 		return err
 	}
 	h.reg.add(s)

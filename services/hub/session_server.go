@@ -33,7 +33,7 @@ func (s *SessionServer) Connect(ctx context.Context, req *pb.ConnectRequest) (*p
 	if info.Id == "" {
 		info.Id = engine.NewID()
 	} else if h.reg.get(info.Id) != nil {
-		return nil, h.toStatus(invalid("session.id", "session %q already exists", info.Id))
+		return nil, h.toStatus(fmt.Errorf("session %q: %w", info.Id, errSessionExists))
 	}
 	info.Node = h.node.Id
 	info.ConnectedAt = timestamppb.Now()

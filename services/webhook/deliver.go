@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/switchboard-hub/switchboard/services/engine"
@@ -21,11 +22,12 @@ type worker struct {
 	name string
 	ep   Endpoint
 
-	wakeCh chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
-	done   chan struct{}
-	leased time.Time // when the lease was last taken or renewed (worker goroutine only)
+	wakeCh  chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{}
+	leaseMu sync.Mutex
+	leased  time.Time // when the lease was last taken or renewed
 
 	mu                       sync.Mutex
 	delivered, retried, dead uint64
@@ -72,8 +74,14 @@ func (w *worker) run() {
 	for {
 		held, err := store.WebhookLease(w.ctx, w.name, w.s.cfg.Node, w.leaseTTL())
 		if err == nil && held {
+			w.leaseMu.Lock()
 			w.leased = time.Now()
-			w.drain()
+			w.leaseMu.Unlock()
+			if w.ep.Parallel > 1 {
+				w.drainParallel()
+			} else {
+				w.drain()
+			}
 		} else if err != nil && w.ctx.Err() == nil {
 			w.fail(fmt.Sprintf("queue unavailable: %v", err))
 		}
@@ -135,6 +143,130 @@ func (w *worker) drain() {
 	}
 }
 
+// drainParallel is drain for an endpoint that accepts Parallel deliveries
+// at once: a new event starts whenever one of the Parallel slots is free,
+// and what is done is removed from the queue as far as it is done from the
+// head (an event still retrying holds back the removal of the ones after
+// it, not their delivery; at most peekBatch events are out of the queue's
+// head at once).
+func (w *worker) drainParallel() {
+	store := w.s.cfg.Store
+	type flight struct {
+		id   uint64
+		done bool
+	}
+	var (
+		mu       sync.Mutex
+		window   []flight // launched and not yet removed, oldest first
+		launched uint64   // the last id started
+		running  int
+		wg       sync.WaitGroup
+		stopped  atomic.Bool
+	)
+	finished := make(chan struct{}, 1)
+	signal := func() {
+		select {
+		case finished <- struct{}{}:
+		default:
+		}
+	}
+	// ack removes the done prefix of the window.
+	ack := func() bool {
+		mu.Lock()
+		n := 0
+		for n < len(window) && window[n].done {
+			n++
+		}
+		if n == 0 {
+			mu.Unlock()
+			return true
+		}
+		id := window[n-1].id
+		mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), w.s.cfg.Timeout)
+		defer cancel()
+		if err := store.WebhookAck(ctx, w.name, id); err != nil {
+			w.fail(fmt.Sprintf("queue unavailable: %v", err))
+			return false
+		}
+		mu.Lock()
+		for len(window) > 0 && window[0].id <= id {
+			window = window[1:]
+		}
+		mu.Unlock()
+		return true
+	}
+	defer func() {
+		wg.Wait()
+		ack()
+	}()
+	poll := time.NewTimer(w.s.cfg.Poll)
+	defer poll.Stop()
+	for w.ctx.Err() == nil && !stopped.Load() {
+		mu.Lock()
+		busy, inWindow := running, len(window)
+		mu.Unlock()
+		var next *engine.WebhookItem
+		if busy < w.ep.Parallel && inWindow < peekBatch {
+			items, err := store.WebhookPeek(w.ctx, w.name, inWindow+w.ep.Parallel)
+			if err != nil {
+				return
+			}
+			for i := range items {
+				if items[i].ID > launched {
+					next = &items[i]
+					break
+				}
+			}
+			if next == nil && busy == 0 {
+				return // the queue is empty
+			}
+		}
+		if next == nil {
+			// Every slot is busy, or nothing new is queued: wait for a
+			// delivery to end or for new events.
+			if !ack() {
+				return
+			}
+			select {
+			case <-w.ctx.Done():
+				return
+			case <-finished:
+			case <-w.wakeCh:
+			case <-poll.C:
+				poll.Reset(w.s.cfg.Poll)
+			}
+			continue
+		}
+		item := *next
+		launched = item.ID
+		mu.Lock()
+		window = append(window, flight{id: item.ID})
+		running++
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok := w.deliver(item, ack)
+			mu.Lock()
+			running--
+			if ok {
+				for i := range window {
+					if window[i].id == item.ID {
+						window[i].done = true
+						break
+					}
+				}
+			}
+			mu.Unlock()
+			if !ok {
+				stopped.Store(true)
+			}
+			signal()
+		}()
+	}
+}
+
 // deliver tries item up to MaxAttempts times; before waiting to retry it
 // calls flush, so that what was delivered before is not sent again. It
 // returns false when it stopped early (worker stopped or lease lost): the
@@ -186,6 +318,8 @@ func (w *worker) deliver(item engine.WebhookItem, flush func() bool) bool {
 // holdLease renews the lease when a third of it has passed; false when it
 // is lost (another node delivers now) or the queue cannot be reached.
 func (w *worker) holdLease() bool {
+	w.leaseMu.Lock()
+	defer w.leaseMu.Unlock()
 	ttl := w.leaseTTL()
 	if time.Since(w.leased) < ttl/3 {
 		return true

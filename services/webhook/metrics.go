@@ -27,4 +27,9 @@ var (
 		Help:    "Time from the first attempt to the endpoint's 2xx answer.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 	}, []string{"endpoint"})
+	acceptSeconds = promauto.NewHistogram(prometheus.HistogramOpts{
+		Name:    "switchboard_webhook_accept_seconds",
+		Help:    "Time a publish spent having its event accepted into the webhook queues (the part of its latency webhooks add).",
+		Buckets: prometheus.ExponentialBuckets(0.000002, 4, 10),
+	})
 )

@@ -5,7 +5,8 @@
 // the memory engine) and POSTed with an x-Comet-Tracing-Id header unique per
 // attempt. Failures are retried with exponential back-off and jitter up to a
 // finite number of attempts, then dead-lettered (logged and counted). Each
-// endpoint's events leave one at a time, in order; a slow or dead endpoint
+// endpoint's events leave one at a time, in order, unless the endpoint
+// accepts parallel delivery (Endpoint.Parallel); a slow or dead endpoint
 // holds up only its own queue.
 //
 // Delivery is at least once: an event whose POST succeeded is sent again
@@ -27,6 +28,11 @@ type Endpoint struct {
 	WhiteListedEventTypes []int             `json:"WhiteListedEventTypes"`
 	Level                 string            `json:"Level"`
 	CustomHeaders         map[string]string `json:"CustomHeaders"`
+	// Parallel is not Comet's: how many deliveries may be in flight at
+	// once. 0 or 1 keeps the endpoint's order (the next event waits for
+	// the current one); N > 1 declares that the endpoint accepts events
+	// in parallel and in any order.
+	Parallel int `json:"Parallel,omitempty"`
 }
 
 // Levels of an endpoint.
@@ -42,6 +48,7 @@ const TracingHeader = "x-Comet-Tracing-Id"
 const (
 	MaxEndpoints  = 64
 	MaxNameLength = 200
+	MaxParallel   = 64
 )
 
 // reservedHeaders are never taken from CustomHeaders: HTTP needs them as
@@ -84,6 +91,9 @@ func Validate(opts map[string]Endpoint) error {
 		if e.Level != "" && e.Level != LevelFull && e.Level != LevelNone {
 			return fmt.Errorf("WebhookOptions[%q].Level: %q is not %q or %q", name, e.Level, LevelFull, LevelNone)
 		}
+		if e.Parallel < 0 || e.Parallel > MaxParallel {
+			return fmt.Errorf("WebhookOptions[%q].Parallel: %d is not between 0 and %d", name, e.Parallel, MaxParallel)
+		}
 		for k, v := range e.CustomHeaders {
 			if k == "" || strings.ContainsAny(k, " :\r\n") || strings.ContainsAny(v, "\r\n") {
 				return fmt.Errorf("WebhookOptions[%q].CustomHeaders: %q is not a valid header", name, k)
@@ -95,7 +105,7 @@ func Validate(opts map[string]Endpoint) error {
 
 // equal reports whether two endpoints are configured the same.
 func (e Endpoint) equal(o Endpoint) bool {
-	if e.URL != o.URL || e.Level != o.Level || len(e.WhiteListedEventTypes) != len(o.WhiteListedEventTypes) || len(e.CustomHeaders) != len(o.CustomHeaders) {
+	if e.URL != o.URL || e.Level != o.Level || e.Parallel != o.Parallel || len(e.WhiteListedEventTypes) != len(o.WhiteListedEventTypes) || len(e.CustomHeaders) != len(o.CustomHeaders) {
 		return false
 	}
 	for i := range e.WhiteListedEventTypes {

@@ -70,7 +70,7 @@ func ToProto(eps map[string]Endpoint) map[string]*pb.WebhookOption {
 }
 
 func optionToProto(e Endpoint) *pb.WebhookOption {
-	o := &pb.WebhookOption{Url: e.URL, Level: e.Level, CustomHeaders: e.CustomHeaders}
+	o := &pb.WebhookOption{Url: e.URL, Level: e.Level, CustomHeaders: e.CustomHeaders, Parallel: uint32(max(e.Parallel, 0))}
 	for _, t := range e.WhiteListedEventTypes {
 		o.WhiteListedEventTypes = append(o.WhiteListedEventTypes, int32(t))
 	}
@@ -81,7 +81,7 @@ func optionToProto(e Endpoint) *pb.WebhookOption {
 func FromProto(m map[string]*pb.WebhookOption) map[string]Endpoint {
 	out := make(map[string]Endpoint, len(m))
 	for name, o := range m {
-		e := Endpoint{URL: o.GetUrl(), Level: o.GetLevel(), CustomHeaders: o.GetCustomHeaders(), WhiteListedEventTypes: []int{}}
+		e := Endpoint{URL: o.GetUrl(), Level: o.GetLevel(), CustomHeaders: o.GetCustomHeaders(), WhiteListedEventTypes: []int{}, Parallel: int(min(o.GetParallel(), MaxParallel+1))}
 		for _, t := range o.GetWhiteListedEventTypes() {
 			e.WhiteListedEventTypes = append(e.WhiteListedEventTypes, int(t))
 		}

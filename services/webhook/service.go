@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,6 +35,11 @@ type Config struct {
 	Node string
 	// Endpoints at start.
 	Endpoints map[string]Endpoint
+	// Shared, when set, keeps one option map for every node (the Redis
+	// engine): it is loaded at start (the config's Endpoints only seed it
+	// while it holds nothing), a change made through SetEndpoints is stored there, and
+	// a change stored by another node is applied here live.
+	Shared engine.WebhookOptions
 	// Persist stores a changed option map (the config file); nil: changes
 	// live only in memory.
 	Persist func(map[string]Endpoint) error
@@ -70,7 +76,9 @@ func (c *Config) defaults() {
 		c.Poll = 500 * time.Millisecond
 	}
 	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.Timeout}
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = MaxParallel // parallel endpoints reuse their connections
+		c.Client = &http.Client{Timeout: c.Timeout, Transport: t}
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -89,17 +97,9 @@ type Service struct {
 	// common case) Accept returns before it looks at the event.
 	numEps atomic.Int64
 
-	intake chan *batch // Accept → committer
-
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
-}
-
-// batch is one Accept waiting for its items to be written.
-type batch struct {
-	items []engine.WebhookPush
-	done  chan error
 }
 
 // New makes a service; Start begins delivering.
@@ -116,20 +116,120 @@ func New(cfg Config) (*Service, error) {
 		log:     cfg.Logger.With("component", "webhook"),
 		eps:     map[string]Endpoint{},
 		workers: map[string]*worker{},
-		intake:  make(chan *batch, 256),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
 
 // Start queues a HELLO for every endpoint (a server start opens their
-// queues anew) and starts the committer and one worker per endpoint.
+// queues anew) and starts one worker per endpoint.
 func (s *Service) Start(ctx context.Context) error {
-	s.wg.Add(1)
-	go s.commit()
+	eps := s.cfg.Endpoints
+	if sh := s.cfg.Shared; sh != nil {
+		stored, found, err := s.loadShared(ctx)
+		if err != nil {
+			return err
+		}
+		if found {
+			if !sameOptions(stored, eps) {
+				s.log.Info("webhook options: the cluster's stored options are used, not the config's", "endpoints", len(stored))
+			}
+			eps = stored
+		} else if len(eps) > 0 { // the first node with endpoints seeds the cluster's
+			if err := s.storeShared(ctx, eps); err != nil {
+				return err
+			}
+		}
+	}
+	s.mu.Lock()
+	err := s.apply(ctx, eps, true)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if sh := s.cfg.Shared; sh != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			sh.WebhookOptionsWatch(s.ctx, s.follow)
+		}()
+	}
+	return nil
+}
+
+// loadShared reads the cluster's option map; found is false when none was
+// stored yet.
+func (s *Service) loadShared(ctx context.Context) (eps map[string]Endpoint, found bool, err error) {
+	b, err := s.cfg.Shared.WebhookOptionsLoad(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("webhook: load shared options: %w", err)
+	}
+	if b == nil {
+		return nil, false, nil
+	}
+	if err := json.Unmarshal(b, &eps); err != nil {
+		return nil, false, fmt.Errorf("webhook: shared options: %w", err)
+	}
+	if err := Validate(eps); err != nil {
+		return nil, false, fmt.Errorf("webhook: shared options: %w", err)
+	}
+	return eps, true, nil
+}
+
+func (s *Service) storeShared(ctx context.Context, eps map[string]Endpoint) error {
+	if eps == nil {
+		eps = map[string]Endpoint{}
+	}
+	b, err := json.Marshal(eps)
+	if err != nil {
+		return err
+	}
+	if err := s.cfg.Shared.WebhookOptionsStore(ctx, b); err != nil {
+		return fmt.Errorf("webhook: store shared options: %w", err)
+	}
+	return nil
+}
+
+// follow applies the cluster's options when another node changed them.
+// The node that took the change queued the HELLOs and saved its config
+// file; this one only starts and stops its workers.
+func (s *Service) follow() {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
+	defer cancel()
+	eps, found, err := s.loadShared(ctx)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.log.Warn("webhook options from the cluster", "err", err)
+		}
+		return
+	}
+	if !found {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.apply(ctx, s.cfg.Endpoints)
+	if s.ctx.Err() != nil || sameOptions(eps, s.eps) {
+		return
+	}
+	if err := s.apply(ctx, eps, false); err != nil {
+		s.log.Warn("apply webhook options from the cluster", "err", err)
+		return
+	}
+	s.log.Info("webhook options changed by another node applied", "endpoints", len(eps))
+}
+
+// sameOptions reports whether two option maps are the same.
+func sameOptions(a, b map[string]Endpoint) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for name, e := range a {
+		o, ok := b[name]
+		if !ok || !e.equal(o) {
+			return false
+		}
+	}
+	return true
 }
 
 // Stop ends every worker and waits for them. Events not yet delivered stay
@@ -177,16 +277,23 @@ func (s *Service) SetEndpoints(ctx context.Context, eps map[string]Endpoint) err
 func (s *Service) replace(ctx context.Context, eps map[string]Endpoint) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cfg.Shared != nil {
+		if err := s.storeShared(ctx, eps); err != nil {
+			return err
+		}
+	}
 	if s.cfg.Persist != nil {
 		if err := s.cfg.Persist(eps); err != nil {
 			return fmt.Errorf("webhook: save options: %w", err)
 		}
 	}
-	return s.apply(ctx, eps)
+	return s.apply(ctx, eps, true)
 }
 
-// apply makes eps current; s.mu is held.
-func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
+// apply makes eps current; s.mu is held. With hello, new and changed
+// endpoints get a HELLO (not when following another node's change: that
+// node queued it in the shared queue).
+func (s *Service) apply(ctx context.Context, eps map[string]Endpoint, hello bool) error {
 	for name, w := range s.workers {
 		if e, ok := eps[name]; ok && e.equal(w.ep) {
 			continue
@@ -203,7 +310,7 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
 	next := make(map[string]Endpoint, len(eps))
 	for name, e := range eps {
 		next[name] = e
-		if _, running := s.workers[name]; running {
+		if _, running := s.workers[name]; running || !hello {
 			continue
 		}
 		body, err := s.cfg.Encoding.Hello(e.full())
@@ -232,7 +339,7 @@ func (s *Service) apply(ctx context.Context, eps map[string]Endpoint) error {
 
 // Accept queues ev for every endpoint that wants it and returns once the
 // queue holds it: an accepted event is delivered or dead-lettered, never
-// forgotten. Concurrent calls share one write.
+// forgotten. The store shares one write among concurrent calls.
 func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	if s.numEps.Load() == 0 {
 		return nil
@@ -241,8 +348,10 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	if !ok {
 		return nil
 	}
+	start := time.Now()
 	s.mu.Lock()
 	var items []engine.WebhookPush
+	var wake []*worker
 	var bodies [2][]byte // by level: none, full
 	for name, e := range s.eps {
 		if !e.wants(typ) {
@@ -261,86 +370,45 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 			bodies[lvl] = b
 		}
 		items = append(items, engine.WebhookPush{Endpoint: name, Body: bodies[lvl]})
+		if w := s.workers[name]; w != nil {
+			wake = append(wake, w)
+		}
 	}
 	s.mu.Unlock()
 	if len(items) == 0 {
 		return nil
 	}
-	return s.push(ctx, items)
-}
-
-// push hands items to the committer and waits for the write.
-func (s *Service) push(ctx context.Context, items []engine.WebhookPush) error {
-	b := &batch{items: items, done: make(chan error, 1)}
-	select {
-	case s.intake <- b:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.ctx.Done():
-		return errStopped
-	}
-	select {
-	case err := <-b.done:
+	if err := s.push(ctx, items); err != nil {
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.ctx.Done():
-		return errStopped
 	}
+	for _, w := range wake {
+		w.wake()
+	}
+	acceptSeconds.Observe(time.Since(start).Seconds())
+	return nil
 }
 
 var errStopped = errors.New("webhook: service stopped")
 
-// commit writes what Accept calls hand it, as many at once as are waiting,
-// and wakes the workers concerned.
-func (s *Service) commit() {
-	defer s.wg.Done()
-	for {
-		var pending []*batch
-		select {
-		case b := <-s.intake:
-			pending = append(pending, b)
-		case <-s.ctx.Done():
-			return
-		}
-	more:
-		for len(pending) < 256 {
-			select {
-			case b := <-s.intake:
-				pending = append(pending, b)
-			default:
-				break more
-			}
-		}
-		var items []engine.WebhookPush
-		for _, b := range pending {
-			items = append(items, b.items...)
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, s.cfg.Timeout)
-		dropped, err := s.cfg.Store.WebhookPush(ctx, items, s.cfg.QueueMax)
-		cancel()
-		for _, b := range pending {
-			b.done <- err
-		}
-		if err != nil {
-			s.log.Error("queue webhook events", "events", len(items), "err", err)
-			continue
-		}
-		woken := map[string]bool{}
-		s.mu.Lock()
-		for _, it := range items {
-			queuedTotal.WithLabelValues(it.Endpoint).Inc()
-			if w := s.workers[it.Endpoint]; w != nil && !woken[it.Endpoint] {
-				woken[it.Endpoint] = true
-				w.wake()
-			}
-		}
-		s.mu.Unlock()
-		for ep, n := range dropped {
-			deadLetteredTotal.WithLabelValues(ep, "queue_full").Add(float64(n))
-			s.log.Warn("webhook queue full: oldest events dead-lettered", "endpoint", ep, "dropped", n, "queue_max", s.cfg.QueueMax)
-		}
+// push writes items to the store and counts them; the caller wakes the
+// workers concerned.
+func (s *Service) push(ctx context.Context, items []engine.WebhookPush) error {
+	if s.ctx.Err() != nil {
+		return errStopped
 	}
+	dropped, err := s.cfg.Store.WebhookPush(ctx, items, s.cfg.QueueMax)
+	if err != nil {
+		s.log.Error("queue webhook events", "events", len(items), "err", err)
+		return err
+	}
+	for _, it := range items {
+		queuedTotal.WithLabelValues(it.Endpoint).Inc()
+	}
+	for ep, n := range dropped {
+		deadLetteredTotal.WithLabelValues(ep, "queue_full").Add(float64(n))
+		s.log.Warn("webhook queue full: oldest events dead-lettered", "endpoint", ep, "dropped", n, "queue_max", s.cfg.QueueMax)
+	}
+	return nil
 }
 
 // Status is what List reports of one endpoint.

@@ -404,3 +404,91 @@ func waitStatus(t *testing.T, s *webhook.Service, ok func(webhook.Status) bool) 
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestParallelEndpointAndOrderedEndpoint: an endpoint with Parallel 3 gets
+// three events at once (its receiver answers none until all three are in),
+// while an ordered endpoint beside it never has two in flight and gets
+// its events in order, although its first event is held until the
+// parallel endpoint's three have met.
+func TestParallelEndpointAndOrderedEndpoint(t *testing.T) {
+	met := make(chan struct{})
+	var mu sync.Mutex
+	inPar := 0
+	par := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var b body
+		json.NewDecoder(req.Body).Decode(&b)
+		if b.Type == 4000 {
+			return
+		}
+		mu.Lock()
+		inPar++
+		if inPar == 3 {
+			close(met)
+		}
+		mu.Unlock()
+		select {
+		case <-met:
+		case <-time.After(10 * time.Second):
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer par.Close()
+	inOrd, maxOrd := 0, 0
+	var order []string
+	ord := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		var b body
+		json.NewDecoder(req.Body).Decode(&b)
+		mu.Lock()
+		inOrd++
+		maxOrd = max(maxOrd, inOrd)
+		first := b.Type != 4000 && len(order) == 0
+		mu.Unlock()
+		if first { // hold it while the parallel endpoint works
+			select {
+			case <-met:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		mu.Lock()
+		inOrd--
+		if b.Type != 4000 {
+			order = append(order, b.Data)
+		}
+		mu.Unlock()
+	}))
+	defer ord.Close()
+	s := start(t, openStore(t, filepath.Join(t.TempDir(), "q.db")), map[string]webhook.Endpoint{
+		"par": {URL: par.URL, Parallel: 3},
+		"ord": {URL: ord.URL},
+	}, func(c *webhook.Config) { c.MaxAttempts = 1 })
+	for i := range 3 {
+		accept(t, s, 4100, fmt.Sprint(i))
+	}
+	select {
+	case <-met:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the parallel endpoint never had three deliveries in flight")
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := s.List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st[0].Delivered == 4 && st[1].Delivered == 4 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := s.SetEndpoints(context.Background(), map[string]webhook.Endpoint{"x": {URL: par.URL, Parallel: webhook.MaxParallel + 1}}); err == nil {
+		t.Fatal("Parallel above the limit accepted")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if maxOrd != 1 || fmt.Sprint(order) != "[0 1 2]" {
+		t.Fatalf("ordered endpoint: %d in flight at most, order %v", maxOrd, order)
+	}
+}

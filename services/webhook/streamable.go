@@ -17,8 +17,8 @@ type Streamable struct {
 
 // Type implements Encoding.
 func (Streamable) Type(ev *pb.Event) (int, bool) {
-	e, ok := streamable.FromEvent(ev)
-	return int(e.Type), ok
+	t, ok := streamable.TypeOf(ev)
+	return int(t), ok
 }
 
 // Body implements Encoding.

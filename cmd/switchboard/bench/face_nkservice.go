@@ -60,11 +60,15 @@ func (f *nkFace) subscribe(ctx context.Context, channel string, t *tally) (*clie
 				return
 			}
 			now := time.Now()
-			if tid, ok := nkTID(b); ok {
+			tid, event, ok := nkTID(b)
+			if ok {
 				if err := c.write(context.Background(), `{"result":"ok","tid":`+strconv.FormatUint(tid, 10)+`}`); err != nil {
 					t.end(err)
 					return
 				}
+			}
+			if ok && !event {
+				continue // a ping: answered, not counted
 			}
 			t.frame(b, now)
 		}
@@ -72,18 +76,27 @@ func (f *nkFace) subscribe(ctx context.Context, channel string, t *tally) (*clie
 	return cl, nil
 }
 
-// nkTID reads the tid of an event request.
-func nkTID(b []byte) (uint64, bool) {
-	if !bytes.HasPrefix(b, nkEventPrefix) {
-		return 0, false
+// nkPingPrefix starts the server's pings (nkservice.ping_interval).
+var nkPingPrefix = []byte(`{"class":"core","cmd":"ping","tid":`)
+
+// nkTID reads the tid of a server request the client must answer: an
+// event (event true) or a ping.
+func nkTID(b []byte) (tid uint64, event, ok bool) {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(b, nkEventPrefix):
+		rest, event = b[len(nkEventPrefix):], true
+	case bytes.HasPrefix(b, nkPingPrefix):
+		rest = b[len(nkPingPrefix):]
+	default:
+		return 0, false, false
 	}
-	rest := b[len(nkEventPrefix):]
 	i := bytes.IndexByte(rest, ',')
 	if i < 0 {
-		return 0, false
+		return 0, false, false
 	}
 	n, err := strconv.ParseUint(string(rest[:i]), 10, 64)
-	return n, err == nil
+	return n, event, err == nil
 }
 
 func (f *nkFace) close() {}

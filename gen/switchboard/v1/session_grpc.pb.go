@@ -36,7 +36,8 @@ const (
 // the same on every face, and tells the bridge what to do with them.
 type SessionServiceClient interface {
 	// Connect registers a connection as a session and returns the messages
-	// queued for its user while the user was offline.
+	// queued for its user while the user was offline. A session id that a
+	// live session on any node holds is refused with ALREADY_EXISTS.
 	Connect(ctx context.Context, in *ConnectRequest, opts ...grpc.CallOption) (*ConnectResponse, error)
 	// Close ends a session: its presence is removed everywhere.
 	Close(ctx context.Context, in *CloseRequest, opts ...grpc.CallOption) (*CloseResponse, error)
@@ -140,7 +141,8 @@ func (c *sessionServiceClient) ReplyCommand(ctx context.Context, in *ReplyComman
 // the same on every face, and tells the bridge what to do with them.
 type SessionServiceServer interface {
 	// Connect registers a connection as a session and returns the messages
-	// queued for its user while the user was offline.
+	// queued for its user while the user was offline. A session id that a
+	// live session on any node holds is refused with ALREADY_EXISTS.
 	Connect(context.Context, *ConnectRequest) (*ConnectResponse, error)
 	// Close ends a session: its presence is removed everywhere.
 	Close(context.Context, *CloseRequest) (*CloseResponse, error)

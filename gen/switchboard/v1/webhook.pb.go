@@ -33,6 +33,10 @@ type WebhookOption struct {
 	Level string `protobuf:"bytes,3,opt,name=level,proto3" json:"level,omitempty"`
 	// Headers added to every request (except those HTTP or the tracing id need).
 	CustomHeaders map[string]string `protobuf:"bytes,4,rep,name=custom_headers,json=customHeaders,proto3" json:"custom_headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Deliveries in flight at once: 0 or 1 (default) keeps the endpoint's
+	// order, the next event waiting for the current one; N > 1 (at most 64)
+	// lets up to N go in parallel, in no particular order.
+	Parallel      uint32 `protobuf:"varint,5,opt,name=parallel,proto3" json:"parallel,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -93,6 +97,13 @@ func (x *WebhookOption) GetCustomHeaders() map[string]string {
 		return x.CustomHeaders
 	}
 	return nil
+}
+
+func (x *WebhookOption) GetParallel() uint32 {
+	if x != nil {
+		return x.Parallel
+	}
+	return 0
 }
 
 // GetWebhookOptionsRequest has no fields.
@@ -457,12 +468,13 @@ var File_switchboard_v1_webhook_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_webhook_proto_rawDesc = "" +
 	"\n" +
-	"\x1cswitchboard/v1/webhook.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x02\n" +
+	"\x1cswitchboard/v1/webhook.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa7\x02\n" +
 	"\rWebhookOption\x12\x10\n" +
 	"\x03url\x18\x01 \x01(\tR\x03url\x127\n" +
 	"\x18white_listed_event_types\x18\x02 \x03(\x05R\x15whiteListedEventTypes\x12\x14\n" +
 	"\x05level\x18\x03 \x01(\tR\x05level\x12W\n" +
-	"\x0ecustom_headers\x18\x04 \x03(\v20.switchboard.v1.WebhookOption.CustomHeadersEntryR\rcustomHeaders\x1a@\n" +
+	"\x0ecustom_headers\x18\x04 \x03(\v20.switchboard.v1.WebhookOption.CustomHeadersEntryR\rcustomHeaders\x12\x1a\n" +
+	"\bparallel\x18\x05 \x01(\rR\bparallel\x1a@\n" +
 	"\x12CustomHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x1a\n" +

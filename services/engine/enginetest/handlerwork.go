@@ -199,6 +199,13 @@ func (g *gatedEngine) AddPresence(ctx context.Context, tenant, channel string, s
 	return g.Engine.AddPresence(ctx, tenant, channel, s)
 }
 
+func (g *gatedEngine) ClaimPresence(ctx context.Context, tenant, channel string, s *pb.Session) (bool, error) {
+	if err := g.pass(ctx); err != nil {
+		return false, err
+	}
+	return g.Engine.ClaimPresence(ctx, tenant, channel, s)
+}
+
 func (g *gatedEngine) RemovePresence(ctx context.Context, tenant, channel, sessionID string) error {
 	if err := g.pass(ctx); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package enginetest
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -104,6 +105,66 @@ func testPresence(t *testing.T, newEngine NewEngine) {
 	wantStats(t, e, "t", "c", 0, 0)
 	wantPresence(t, e, "t", "c")
 	wantStats(t, e, "t", "other", 1, 1)
+}
+
+// testPresenceClaim: ClaimPresence adds a new id, leaves an id already
+// there as it was, and of concurrent claims of one id exactly one wins.
+func testPresenceClaim(t *testing.T, newEngine NewEngine) {
+	e := newEngine(t)
+	ctx := ctxFor(t)
+	claim := func(s *pb.Session) bool {
+		t.Helper()
+		ok, err := e.ClaimPresence(ctx, "t", "c", s)
+		if err != nil {
+			t.Fatalf("ClaimPresence %s: %v", s.Id, err)
+		}
+		return ok
+	}
+	s1 := session("s1", "u1")
+	if !claim(s1) {
+		t.Fatal("first claim refused")
+	}
+	if claim(session("s1", "u2")) {
+		t.Fatal("second claim of s1 accepted")
+	}
+	wantPresence(t, e, "t", "c", s1)
+	wantStats(t, e, "t", "c", 1, 1)
+	// The id is free again once the entry is gone; other ids and channels
+	// are independent.
+	if !claim(session("s2", "u1")) {
+		t.Fatal("claim of another id refused")
+	}
+	if ok, err := e.ClaimPresence(ctx, "t", "other", s1); err != nil || !ok {
+		t.Fatalf("claim in another channel = %v, %v", ok, err)
+	}
+	removePresence(t, e, "t", "c", "s1")
+	s1b := session("s1", "u3")
+	if !claim(s1b) {
+		t.Fatal("claim after remove refused")
+	}
+	wantPresence(t, e, "t", "c", s1b, session("s2", "u1"))
+
+	const n = 8
+	won := make(chan bool, n)
+	for i := range n {
+		go func() {
+			ok, err := e.ClaimPresence(ctx, "t", "race", session("r", fmt.Sprint("u", i)))
+			if err != nil {
+				t.Errorf("ClaimPresence: %v", err)
+			}
+			won <- ok
+		}()
+	}
+	wins := 0
+	for range n {
+		if <-won {
+			wins++
+		}
+	}
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent claims won, want 1", wins, n)
+	}
+	wantStats(t, e, "t", "race", 1, 1)
 }
 
 func summaries(list []*pb.ChannelSummary) []string {

@@ -61,6 +61,7 @@ func Run(t *testing.T, newEngine func(t *testing.T) engine.Engine) {
 		{"HandlerWorkOffDeliveryPath", testHandlerWork},
 		{"Presence", testPresence},
 		{"PresenceChannels", testPresenceChannels},
+		{"PresenceClaim", testPresenceClaim},
 		{"UserSessions", testUserSessions},
 		{"UserSessionsFirstLastOnce", testUserSessionsFirstLastOnce},
 		{"UserQueue", testUserQueue},

@@ -36,8 +36,23 @@ func (e *Engine) AddPresence(ctx context.Context, tenant, channel string, s *pb.
 	if err := e.check(); err != nil {
 		return err
 	}
+	_, err := e.addPresence(tenant, channel, s, false)
+	return err
+}
+
+// ClaimPresence puts s in the channel unless its id is there already.
+func (e *Engine) ClaimPresence(ctx context.Context, tenant, channel string, s *pb.Session) (bool, error) {
+	if err := e.check(); err != nil {
+		return false, err
+	}
+	return e.addPresence(tenant, channel, s, true)
+}
+
+// addPresence adds or replaces s; with claim an entry already there is
+// kept and false returned.
+func (e *Engine) addPresence(tenant, channel string, s *pb.Session, claim bool) (bool, error) {
 	if s.GetId() == "" {
-		return errNoSession
+		return false, errNoSession
 	}
 	s = proto.CloneOf(s)
 	p := &e.pres
@@ -50,11 +65,14 @@ func (e *Engine) AddPresence(ctx context.Context, tenant, channel string, s *pb.
 		p.chans[k] = c
 	}
 	if old := c.sessions[s.Id]; old != nil {
+		if claim {
+			return false, nil
+		}
 		c.dropUser(old.User)
 	}
 	c.sessions[s.Id] = s
 	c.users[s.User]++
-	return nil
+	return true, nil
 }
 
 // RemovePresence takes the session out of the channel.

@@ -71,7 +71,7 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	res, err := publishScript.Exec(ctx, e.client,
 		[]string{e.n.histMeta(ev.Tenant, ev.Channel), e.n.histList(ev.Tenant, ev.Channel)},
 		[]string{
-			string(payload), strconv.Itoa(size), strconv.FormatInt(ttl, 10),
+			rueidis.BinaryString(payload), strconv.Itoa(size), strconv.FormatInt(ttl, 10),
 			strconv.FormatInt(ms(e.opts.MetaTTL), 10), engine.NewEpoch(), e.n.event(ev.Tenant, ev.Channel),
 		}).ToArray()
 	if err != nil {

@@ -76,6 +76,34 @@ func (e *Engine) AddPresence(ctx context.Context, tenant, channel string, s *pb.
 	return nil
 }
 
+// ClaimPresence is AddPresence unless a live entry with the session's id
+// is in the channel already; the check and the write are one script.
+func (e *Engine) ClaimPresence(ctx context.Context, tenant, channel string, s *pb.Session) (bool, error) {
+	if err := e.check(); err != nil {
+		return false, err
+	}
+	if s.GetId() == "" {
+		return false, errNoSession
+	}
+	entry, err := presenceEntry(s)
+	if err != nil {
+		return false, err
+	}
+	x := e.presenceAdd(tenant, channel, s, entry)
+	e.own.hold()
+	defer e.own.unhold()
+	added, err := presenceAddScript.Exec(ctx, e.client, x.Keys, append(slices.Clip(x.Args), "claim")).AsInt64()
+	if err != nil {
+		return false, failf("redis: claim presence: %w", err)
+	}
+	if added != 1 {
+		return false, nil
+	}
+	// Refreshes rewrite the entry (without "claim"): it is ours now.
+	e.own.setPresence(presKey{tenant, channel, s.Id}, x)
+	return true, nil
+}
+
 // RemovePresence takes the session out of the channel.
 func (e *Engine) RemovePresence(ctx context.Context, tenant, channel, sessionID string) error {
 	if err := e.check(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/redis/rueidis"
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
@@ -277,6 +278,12 @@ func (c *linkConn) onSubscription(s rueidis.PubSubSubscription) {
 	}
 }
 
+// bytesOf views s as bytes without copying it, for decoders that only read
+// their input and copy out what they keep (proto.Unmarshal and
+// json.Unmarshal do): a message is decoded once on the reader goroutine,
+// and a copy of every payload is garbage the whole node pays for.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // onMessage decodes a message and hands it to the Run handler. It runs on
 // the connection's reader goroutine, one message at a time, in the order
 // Redis sent them, which is publish order: that is the engine's ordering
@@ -290,7 +297,7 @@ func (c *linkConn) onSubscription(s rueidis.PubSubSubscription) {
 func (c *linkConn) onMessage(m rueidis.PubSubMessage) {
 	e := c.e
 	if m.Pattern == "" && m.Channel == e.n.control {
-		ctl, err := decodeControl([]byte(m.Message))
+		ctl, err := decodeControl(bytesOf(m.Message))
 		if err != nil {
 			e.log.Error("undecodable control order", "err", err)
 			return
@@ -305,7 +312,7 @@ func (c *linkConn) onMessage(m rueidis.PubSubMessage) {
 		return // a tenant pattern's copy; the all-tenants copy is delivered
 	}
 	ev := &pb.Event{}
-	if err := proto.Unmarshal([]byte(m.Message), ev); err != nil {
+	if err := proto.Unmarshal(bytesOf(m.Message), ev); err != nil {
 		e.log.Error("undecodable event", "channel", m.Channel, "err", err)
 		return
 	}

@@ -6,14 +6,21 @@ import "github.com/redis/rueidis"
 // to a channel, a user or the node list is atomic. They read the time from
 // Redis (TIME), so expiries do not depend on the clocks of the nodes.
 
-// prelude holds the helpers every script may use.
-const prelude = `
+// The helpers below are pasted in front of the scripts that use them, and
+// only those: Lua builds a closure for every local function each time a
+// script runs, and the publish script runs once per event.
+
+// luaNow reads the time from Redis.
+const luaNow = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
+`
 
--- Protobuf varint, for appending fields to an encoded Event.
+// luaVarint encodes a protobuf varint, for appending fields to an encoded
+// Event.
+const luaVarint = `
 local function varint(n)
   local out = {}
   while n >= 128 do
@@ -23,8 +30,11 @@ local function varint(n)
   out[#out + 1] = string.char(n)
   return table.concat(out)
 end
+`
 
--- History entries are "<expiry ms>:<encoded event>", oldest first.
+// luaTrimExpired drops expired history entries, "<expiry ms>:<encoded
+// event>" (oldest first), from the list's old end.
+const luaTrimExpired = `
 local function trim_expired(list, now)
   while true do
     local head = redis.call('LINDEX', list, 0)
@@ -34,8 +44,21 @@ local function trim_expired(list, now)
     redis.call('LPOP', list)
   end
 end
+`
 
--- Presence entries are "<len>:<user><encoded session>".
+// luaExtend keeps a key at least ttl ms longer; it never shortens it.
+const luaExtend = `
+local function extend(key, ttl)
+  local left = redis.call('PTTL', key)
+  if left >= 0 and left < ttl then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+`
+
+// luaPresence holds the helpers of the presence scripts. Presence entries
+// are "<len>:<user><encoded session>".
+const luaPresence = luaNow + `
 local function user_of(v)
   local i = string.find(v, ':', 1, true)
   local n = tonumber(string.sub(v, 1, i - 1))
@@ -67,14 +90,6 @@ local function drop_if_empty(s, x, u, chans, member)
     redis.call('DEL', s, x, u)
   end
 end
-
--- Keeps a key at least ttl ms longer; never shortens it.
-local function extend(key, ttl)
-  local left = redis.call('PTTL', key)
-  if left >= 0 and left < ttl then
-    redis.call('PEXPIRE', key, ttl)
-  end
-end
 `
 
 // publishScript assigns the next offset and the epoch, keeps the event,
@@ -89,7 +104,7 @@ end
 // event as protobuf fields: a decoder takes the last value of a field, so
 // the stored and published bytes decode to the complete event without Go
 // having to encode it a second time.
-var publishScript = rueidis.NewLuaScript(prelude + `
+var publishScript = rueidis.NewLuaScript(luaNow + luaVarint + luaTrimExpired + luaExtend + `
 local meta, list = KEYS[1], KEYS[2]
 local size, ttl, meta_ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local epoch = redis.call('HGET', meta, 'e')
@@ -129,7 +144,7 @@ return {offset, epoch}
 // A read creates the channel's meta when missing, so the epoch a reader
 // sees is the one later publishes use. The list holds the consecutive
 // offsets top-len+1 … top, so offsets map to list indexes by arithmetic.
-var historyScript = rueidis.NewLuaScript(prelude + `
+var historyScript = rueidis.NewLuaScript(luaNow + luaTrimExpired + luaExtend + `
 local meta, list = KEYS[1], KEYS[2]
 local meta_ttl = tonumber(ARGV[1])
 local epoch = redis.call('HGET', meta, 'e')
@@ -166,16 +181,22 @@ end
 return res
 `)
 
-// presenceAddScript puts a session in a channel, or refreshes it.
+// presenceAddScript puts a session in a channel, or refreshes it. With
+// ARGV[6] = "claim" a live entry of the same id is left as it is and 0
+// returned (ClaimPresence).
 //
 // KEYS: sessions hash, expiry sorted set, users hash, channel index.
-// ARGV: session id, user, entry, TTL ms, index member.
-var presenceAddScript = rueidis.NewLuaScript(prelude + `
+// ARGV: session id, user, entry, TTL ms, index member[, "claim"].
+// Returns 1 when the entry was written.
+var presenceAddScript = rueidis.NewLuaScript(luaPresence + `
 local s, x, u, chans = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local sid, user, ttl = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local now = now_ms()
 clean_presence(s, x, u, now)
 local prev = redis.call('HGET', s, sid)
+if prev and ARGV[6] == 'claim' then
+  return 0
+end
 if not prev then
   redis.call('HINCRBY', u, user, 1)
 elseif user_of(prev) ~= user then
@@ -192,7 +213,7 @@ return 1
 // presenceRemoveScript takes a session out of a channel.
 //
 // KEYS: as presenceAddScript. ARGV: session id, index member.
-var presenceRemoveScript = rueidis.NewLuaScript(prelude + `
+var presenceRemoveScript = rueidis.NewLuaScript(luaPresence + `
 local s, x, u, chans = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prev = redis.call('HGET', s, ARGV[1])
 if prev then
@@ -209,7 +230,7 @@ return 1
 // entries (ARGV[2] = "list") or {sessions, users} (ARGV[2] = "stats").
 //
 // KEYS: as presenceAddScript. ARGV: index member, mode.
-var presenceReadScript = rueidis.NewLuaScript(prelude + `
+var presenceReadScript = rueidis.NewLuaScript(luaPresence + `
 local s, x, u, chans = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 clean_presence(s, x, u, now_ms())
 drop_if_empty(s, x, u, chans, ARGV[1])
@@ -228,7 +249,7 @@ return {redis.call('HLEN', s), users}
 // session is the user's first in the cluster.
 //
 // KEYS: the user's session sorted set (id → expiry ms). ARGV: session id, TTL ms.
-var userAddScript = rueidis.NewLuaScript(prelude + `
+var userAddScript = rueidis.NewLuaScript(luaNow + `
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local before = redis.call('ZCARD', KEYS[1])
@@ -243,7 +264,7 @@ return 0
 // was the user's last in the cluster.
 //
 // KEYS: the user's session sorted set. ARGV: session id.
-var userRemoveScript = rueidis.NewLuaScript(prelude + `
+var userRemoveScript = rueidis.NewLuaScript(luaNow + `
 local removed = redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms())
 if removed == 1 and redis.call('ZCARD', KEYS[1]) == 0 then return 1 end
@@ -251,7 +272,7 @@ return 0
 `)
 
 // userCountScript counts a user's unexpired sessions.
-var userCountScript = rueidis.NewLuaScript(prelude + `
+var userCountScript = rueidis.NewLuaScript(luaNow + `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms())
 return redis.call('ZCARD', KEYS[1])
 `)
@@ -276,7 +297,7 @@ return q
 // nodeUpdateScript stores a node's info until TTL ms from now.
 //
 // KEYS: nodes hash, expiry sorted set. ARGV: node id, encoded info, TTL ms.
-var nodeUpdateScript = rueidis.NewLuaScript(prelude + `
+var nodeUpdateScript = rueidis.NewLuaScript(luaNow + `
 local now = now_ms()
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
@@ -290,7 +311,7 @@ return 1
 `)
 
 // nodesScript drops expired nodes and returns the others' info.
-var nodesScript = rueidis.NewLuaScript(prelude + `
+var nodesScript = rueidis.NewLuaScript(luaNow + `
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now_ms())) do
   redis.call('HDEL', KEYS[1], id)
   redis.call('ZREM', KEYS[2], id)
@@ -304,7 +325,7 @@ return redis.call('HVALS', KEYS[1])
 //
 // KEYS: meta hash, history list. ARGV: meta TTL ms, epoch to use if the
 // channel has none. Returns {epoch, top}.
-var positionScript = rueidis.NewLuaScript(prelude + `
+var positionScript = rueidis.NewLuaScript(luaExtend + `
 local meta, list, meta_ttl = KEYS[1], KEYS[2], tonumber(ARGV[1])
 local epoch = redis.call('HGET', meta, 'e')
 if not epoch then

@@ -193,3 +193,87 @@ func (e *Engine) WebhookRemove(ctx context.Context, endpoint string) error {
 }
 
 var _ engine.Webhooks = (*Engine)(nil)
+
+// The webhook options every node applies, and the channel that tells the
+// nodes they changed.
+func (n names) webhookOptions() string        { return n.prefix + ":wh:options" }
+func (n names) webhookOptionsChanged() string { return n.prefix + ":wh:options:changed" }
+
+// KEYS[1]: options, KEYS[2]: channel. ARGV[1]: options. Stores and tells
+// every node in one step.
+var webhookOptionsStoreScript = rueidis.NewLuaScript(`
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[2], '1')
+return 0
+`)
+
+// WebhookOptionsLoad returns the stored options, nil when none were stored.
+func (e *Engine) WebhookOptionsLoad(ctx context.Context) ([]byte, error) {
+	if err := e.check(); err != nil {
+		return nil, err
+	}
+	b, err := e.client.Do(ctx, e.client.B().Get().Key(e.n.webhookOptions()).Build()).AsBytes()
+	if rueidis.IsRedisNil(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redis: webhook options: %w", err)
+	}
+	return b, nil
+}
+
+// WebhookOptionsStore stores the options and tells every node.
+func (e *Engine) WebhookOptionsStore(ctx context.Context, opts []byte) error {
+	if err := e.check(); err != nil {
+		return err
+	}
+	err := webhookOptionsStoreScript.Exec(ctx, e.client, []string{e.n.webhookOptions(), e.n.webhookOptionsChanged()}, []string{string(opts)}).Error()
+	if err != nil {
+		return fmt.Errorf("redis: store webhook options: %w", err)
+	}
+	return nil
+}
+
+// WebhookOptionsWatch listens on the options channel on a connection of
+// its own; changed is called for every message and each time the
+// subscription is (re)established, since changes may have been missed
+// while it was not.
+func (e *Engine) WebhookOptionsWatch(ctx context.Context, changed func()) {
+	kick := make(chan struct{}, 1)
+	notify := func() {
+		select {
+		case kick <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+				changed()
+			}
+		}
+	}()
+	for ctx.Err() == nil && e.check() == nil {
+		c, release := e.client.Dedicate()
+		lost := c.SetPubSubHooks(rueidis.PubSubHooks{
+			OnMessage:      func(rueidis.PubSubMessage) { notify() },
+			OnSubscription: func(s rueidis.PubSubSubscription) { notify() },
+		})
+		if err := c.Do(ctx, c.B().Subscribe().Channel(e.n.webhookOptionsChanged()).Build()).Error(); err == nil {
+			select {
+			case <-ctx.Done():
+			case <-lost:
+			}
+		}
+		release()
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
