@@ -74,6 +74,7 @@ type Hub struct {
 	work       *workers // control-order work, off the delivery path (work.go)
 	cpu        *cpuMeter
 	dir        *directory
+	muxes      muxRegistry // multiplexed streams of bridges (mux.go)
 
 	published, delivered, slow atomic.Uint64
 
