@@ -22,7 +22,8 @@ import (
 	"github.com/switchboard-hub/switchboard/internal/app/apptest"
 )
 
-// countingHub counts the Subscribe calls a face makes to a real core.
+// countingHub counts the subscriptions a face asks a real core for: its
+// Subscribe streams and the subscriptions it adds to a multiplexed stream.
 type countingHub struct {
 	pb.HubServiceClient
 	subscribes atomic.Int64
@@ -31,6 +32,11 @@ type countingHub struct {
 func (h *countingHub) Subscribe(ctx context.Context, in *pb.SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[pb.SubscribeResponse], error) {
 	h.subscribes.Add(1)
 	return h.HubServiceClient.Subscribe(ctx, in, opts...)
+}
+
+func (h *countingHub) MuxAdd(ctx context.Context, in *pb.MuxAddRequest, opts ...grpc.CallOption) (*pb.MuxAddResponse, error) {
+	h.subscribes.Add(1)
+	return h.HubServiceClient.MuxAdd(ctx, in, opts...)
 }
 
 // logRecorder keeps the messages of records at Info and above.

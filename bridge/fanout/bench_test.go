@@ -15,6 +15,8 @@ import (
 
 	"github.com/coder/websocket"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/switchboard-hub/switchboard/bridge/fanout"
 	"github.com/switchboard-hub/switchboard/bridge/wsconn"
@@ -26,6 +28,12 @@ import (
 type memHub struct {
 	pb.HubServiceClient // only Subscribe is used
 	events              chan *pb.SubscribeResponse
+}
+
+// SubscribeMux is refused as by a core without it: the groups hold a
+// Subscribe stream each, fed from events.
+func (h *memHub) SubscribeMux(context.Context, *pb.SubscribeMuxRequest, ...grpc.CallOption) (grpc.ServerStreamingClient[pb.SubscribeMuxResponse], error) {
+	return nil, status.Error(codes.Unimplemented, "memHub: no mux")
 }
 
 func (h *memHub) Subscribe(ctx context.Context, _ *pb.SubscribeRequest, _ ...grpc.CallOption) (grpc.ServerStreamingClient[pb.SubscribeResponse], error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/access"
@@ -78,6 +79,13 @@ type Fanout struct {
 	// section in which its last sink left, so a new sink opens a new group.
 	mu     sync.Mutex
 	groups map[groupKey]*group
+
+	// The multiplexed stream (mux.go): muxMu guards mux and serialises
+	// opening it with attaching groups to it.
+	muxMu   sync.Mutex
+	mux     *muxConn
+	nextSub atomic.Uint64 // subscription ids
+	noMux   atomic.Bool   // the hub has no SubscribeMux: a stream per group
 }
 
 type groupKey struct{ face, key string }
@@ -92,8 +100,9 @@ func New(hub pb.HubServiceClient, opts Options) *Fanout {
 }
 
 // Subscribe joins sink to the group (face, key). The first sink of a group
-// opens one upstream HubService.Subscribe stream with req and enc; later
-// sinks share that stream and encoder, so every sink of a group must ask for
+// adds req's filters to the multiplexed upstream stream (or opens a
+// Subscribe stream of its own, see the package comment), with enc; later
+// sinks share that subscription and encoder, so every sink of a group must ask for
 // the same thing (build key with FilterSetKey plus whatever else the face's
 // request depends on). Subscribe returns once the upstream has confirmed the
 // subscription: no event published afterwards is missed.
@@ -150,7 +159,7 @@ func (f *Fanout) leave(g *group, m *member) {
 		return
 	}
 	f.dropLocked(g)
-	g.cancel()
+	g.stop()
 }
 
 // dropLocked takes g out of the map (if it is still there) and empties it.

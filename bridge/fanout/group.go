@@ -33,6 +33,13 @@ type group struct {
 	ctx     context.Context // the stream's context; cancelled when the group ends
 	cancel  context.CancelFunc
 
+	// On the multiplexed stream (mux.go): the mux, the group's subscription
+	// on it, and whether the hub confirmed it (events for it are delivered
+	// from then on).
+	mux       *muxConn
+	sub       uint64
+	confirmed atomic.Bool
+
 	// ready is closed once the stream is confirmed (openErr nil) or failed
 	// to open (openErr set); openErr is written before ready is closed.
 	ready   chan struct{}
@@ -76,11 +83,30 @@ func (f *Fanout) newGroup(ctx context.Context, k groupKey, req *pb.SubscribeRequ
 		ctx:     sctx,
 		cancel:  cancel,
 		ready:   make(chan struct{}),
-		room:    make(chan struct{}, 1),
 	}
 	g.publishLocked()
-	go g.run(req)
+	if ownStream(req) || f.noMux.Load() {
+		g.room = make(chan struct{}, 1)
+		go g.run(req)
+	} else {
+		go g.runMux(req)
+	}
 	return g
+}
+
+// ownStream reports whether req needs a stream of its own: a resume, or a
+// stream of a session or on behalf of a user, is no plain subscription.
+func ownStream(req *pb.SubscribeRequest) bool {
+	return len(req.GetSince()) > 0 || req.GetSessionId() != "" || req.GetOnBehalfOf() != nil
+}
+
+// stop ends the group's upstream: its stream, or its subscription on the
+// mux.
+func (g *group) stop() {
+	g.cancel()
+	if g.mux != nil {
+		g.f.detach(g)
+	}
 }
 
 func (g *group) addLocked(m *member) {
@@ -193,7 +219,7 @@ func (g *group) failOpen(err error) {
 	g.f.mu.Unlock()
 	g.openErr = err
 	close(g.ready)
-	g.cancel()
+	g.stop()
 }
 
 // Delivery in batches. While the sinks are being served, events that arrive
@@ -340,7 +366,7 @@ func (g *group) upstreamEnded(err error) {
 	}
 	f.dropLocked(g)
 	f.mu.Unlock()
-	g.cancel()
+	g.stop()
 
 	f.log.Warn("upstream stream ended", "face", g.key.face, "sinks", len(told), "err", err)
 	for _, m := range told {

@@ -51,7 +51,12 @@ func startSocketFace(t *testing.T, f *fanout.Fanout, enc fanout.Encoder, queue f
 			return
 		}
 		sink := &socketSink{c: c, refused: make(chan struct{})}
-		cancel, err := f.Subscribe(r.Context(), "sockets-test", "k", subReq("k"), enc, sink)
+		// The channel is the last of two path segments ("/fast/k"), else "k".
+		ch := "k"
+		if i := strings.LastIndex(r.URL.Path, "/"); i > 0 {
+			ch = r.URL.Path[i+1:]
+		}
+		cancel, err := f.Subscribe(r.Context(), "sockets-test", ch, subReq(ch), enc, sink)
 		if err != nil {
 			c.Close(websocket.StatusInternalError, "subscribe failed")
 			return

@@ -138,6 +138,13 @@ func newConn(ws *websocket.Conn, raw *rawConn, parent context.Context, opts Acce
 // close frame received, message over the read limit, or ctx done — a
 // cancelled ctx drops the connection, as the websocket library does).
 func (c *Conn) Read(ctx context.Context) ([]byte, error) {
+	if ctx == c.ctx {
+		// The connection's own context ends only once the connection is
+		// closed, which ends a waiting read by itself. The library would
+		// otherwise hang a callback on it for the time of every Read: half
+		// a KiB per idle socket.
+		ctx = context.Background()
+	}
 	_, b, err := c.ws.Read(ctx)
 	if err != nil {
 		c.abort()

@@ -113,11 +113,12 @@ func (a *App) webhookStorePath() (string, error) {
 	return filepath.Join(os.TempDir(), "switchboard-"+name+".webhooks.db"), nil
 }
 
-// webhookObserver hands published events to the webhook service.
+// webhookObserver publishes events through the webhook service, which
+// queues them for its endpoints (with Redis in the publish's own write).
 type webhookObserver struct{ s *webhook.Service }
 
-func (o webhookObserver) Published(ctx context.Context, ev *pb.Event) error {
-	return o.s.Accept(ctx, ev)
+func (o webhookObserver) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions, publish func(context.Context, *pb.Event, engine.HistoryOptions) (*pb.StreamPosition, error)) (*pb.StreamPosition, error) {
+	return o.s.Publish(ctx, ev, opts, publish)
 }
 
 // lazyStore opens the bbolt store on first use, so that a process without

@@ -15,6 +15,7 @@ import (
 	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/internal/app"
 	"github.com/switchboard-hub/switchboard/internal/app/apptest"
+	"github.com/switchboard-hub/switchboard/internal/redistest"
 	"github.com/switchboard-hub/switchboard/internal/webhooktest"
 	"github.com/switchboard-hub/switchboard/services/webhook"
 )
@@ -194,5 +195,51 @@ func TestWebhookOptionsSetOnOneRedisNodeApplyOnTheOther(t *testing.T) {
 	got, err := pb.NewWebhookServiceClient(c.Conn).GetWebhookOptions(context.Background(), &pb.GetWebhookOptionsRequest{})
 	if err != nil || got.WebhookOptions["org"].GetUrl() != r.URL {
 		t.Fatalf("node C options %v, %v", got, err)
+	}
+}
+
+// TestWebhookBodyCarriesThePublishedPosition: the body of a published event
+// holds what the publish assigned (id, time, offset), on the memory engine
+// and on Redis, where the event is queued in the publish's own write and
+// encoded at delivery; a "none" level endpoint gets no Data.
+func TestWebhookBodyCarriesThePublishedPosition(t *testing.T) {
+	for _, name := range []string{"memory", "redis"} {
+		t.Run(name, func(t *testing.T) {
+			full, none := webhooktest.New(t), webhooktest.New(t)
+			srv := apptest.Start(t, func(c *app.Config) {
+				if name == "redis" {
+					addr := redistest.Addr(t)
+					c.Engine = app.Engine{Type: "redis", Address: addr, Prefix: redistest.Prefix(t, addr)}
+				}
+				c.Webhooks.Store = filepath.Join(t.TempDir(), "q.db")
+				c.WebhookOptions = map[string]webhook.Endpoint{
+					"full": {URL: full.URL, WhiteListedEventTypes: []int{4900}},
+					"none": {URL: none.URL, WhiteListedEventTypes: []int{4900}, Level: webhook.LevelNone},
+				}
+			})
+			expectHello(t, full)
+			expectHello(t, none)
+			var resps []*pb.PublishResponse
+			for i := range 2 {
+				resp, err := srv.Hub.Publish(context.Background(), &pb.PublishRequest{Event: &pb.Event{Channel: "news", Key: "k", Data: fmt.Sprint(i)}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				resps = append(resps, resp)
+			}
+			for i, resp := range resps {
+				q := full.NextOK(t)
+				var d struct {
+					ID     string
+					Offset uint64
+				}
+				if err := json.Unmarshal(q.Event.Data, &d); err != nil || d.ID != resp.Id || d.Offset == 0 || d.Offset != resp.Position.Offset || q.Event.Timestamp == 0 || q.Event.ResourceID != "k" {
+					t.Fatalf("full %d: %+v (data %s), published %v", i, q.Event, q.Event.Data, resp)
+				}
+				if q := none.NextOK(t); q.Event.Type != 4900 || len(q.Event.Data) != 0 || q.Event.ResourceID != "k" {
+					t.Fatalf("none %d: %+v (data %s)", i, q.Event, q.Event.Data)
+				}
+			}
+		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Conn is a grpc.ClientConnInterface whose calls run the handlers
@@ -35,8 +36,13 @@ import (
 // Subscribe stream per filter set; over an in-memory gRPC transport those
 // cost more CPU and memory than the rest of a connection.
 //
-// Requests and messages are copied, as over a wire: neither side may keep
-// or change the other's message.
+// Requests and unary replies are copied, as over a wire. Messages of a
+// server stream are not: they are immutable by contract. A handler must not
+// change a message after Send (the hub sends events it shares among
+// streams, and builds every other message for one Send), and the caller
+// gets the message's fields as they were sent (a shallow copy, whose
+// sub-messages, lists and bytes are the sender's) and must not change them.
+// That saves a deep copy of every event on the hottest path.
 type Conn struct {
 	streams     grpc.ClientConnInterface
 	md          metadata.MD // credentials presented on every call
@@ -246,7 +252,7 @@ func (s *localServerStream) SetTrailer(metadata.MD) {}
 func (s *localServerStream) SendMsg(m any) error {
 	s.sendHeader()
 	select {
-	case s.msgs <- proto.Clone(m.(proto.Message)):
+	case s.msgs <- m.(proto.Message):
 		return nil
 	case <-s.ctx.Done():
 		return status.FromContextError(s.ctx.Err()).Err()
@@ -309,13 +315,13 @@ func (s *localClientStream) RecvMsg(m any) error {
 	}
 	select {
 	case msg := <-s.srv.msgs:
-		proto.Merge(m.(proto.Message), msg)
+		shallowCopy(m.(proto.Message), msg)
 		return nil
 	case <-s.srv.done:
 		// Messages sent before the handler returned come first.
 		select {
 		case msg := <-s.srv.msgs:
-			proto.Merge(m.(proto.Message), msg)
+			shallowCopy(m.(proto.Message), msg)
 			return nil
 		default:
 		}
@@ -378,3 +384,19 @@ func chainUnary(chain []grpc.UnaryServerInterceptor) grpc.UnaryServerInterceptor
 // reader, as a transport's flow-control window lets it: the handler is not
 // woken for every message, and its reader takes bursts.
 const StreamBuffer = 32
+
+// shallowCopy makes dst hold src's fields, sharing their values: a
+// sub-message, list or bytes field of dst is src's own (see Conn on why
+// that is safe). Messages of different types are merged (deep copy).
+func shallowCopy(dst, src proto.Message) {
+	d, sr := dst.ProtoReflect(), src.ProtoReflect()
+	if d.Descriptor() != sr.Descriptor() {
+		proto.Merge(dst, src)
+		return
+	}
+	proto.Reset(dst)
+	sr.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		d.Set(fd, v)
+		return true
+	})
+}

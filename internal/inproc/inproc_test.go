@@ -90,18 +90,19 @@ type streamHub struct {
 	err   error
 	block bool
 	ended chan error
+	sent  []*pb.Event // what Subscribe sends; n of them
 }
 
 func (f *streamHub) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_SubscribeServer) error {
 	if err := srv.SendHeader(metadata.Pairs("x-node", "n1")); err != nil {
 		return err
 	}
-	ev := &pb.SubscribeResponse{Payload: &pb.SubscribeResponse_Event{Event: &pb.Event{Channel: req.Filters[0].Channels[0]}}}
-	for range f.n {
-		if err := srv.Send(ev); err != nil {
+	for i := range f.n {
+		// A message is immutable once sent (inproc.Conn): a new one each
+		// time. The event is shared with the caller, not copied.
+		if err := srv.Send(&pb.SubscribeResponse{Payload: &pb.SubscribeResponse_Event{Event: f.sent[i]}}); err != nil {
 			return err
 		}
-		ev.GetEvent().Offset++ // the caller's copy must not change
 	}
 	if f.block {
 		<-srv.Context().Done()
@@ -112,6 +113,9 @@ func (f *streamHub) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 
 func TestLocalServerStream(t *testing.T) {
 	srv := &streamHub{n: 3, err: status.Error(codes.Unavailable, "hub going away")}
+	for i := range srv.n {
+		srv.sent = append(srv.sent, &pb.Event{Channel: "news", Offset: uint64(i)})
+	}
 	c := inproc.New(nil, nil, nil, nil)
 	pb.RegisterHubServiceServer(c, srv)
 	stream, err := pb.NewHubServiceClient(c).Subscribe(context.Background(), &pb.SubscribeRequest{Filters: []*pb.Filter{{Channels: []string{"news"}}}})
@@ -125,6 +129,9 @@ func TestLocalServerStream(t *testing.T) {
 		m, err := stream.Recv()
 		if err != nil || m.GetEvent().GetChannel() != "news" || m.GetEvent().GetOffset() != uint64(i) {
 			t.Fatalf("message %d: %v %v", i, m, err)
+		}
+		if m.GetEvent() != srv.sent[i] {
+			t.Fatalf("message %d: the event was copied", i)
 		}
 	}
 	if _, err := stream.Recv(); status.Code(err) != codes.Unavailable {

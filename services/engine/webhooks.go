@@ -3,12 +3,18 @@ package engine
 import (
 	"context"
 	"time"
+
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 )
 
-// WebhookItem is one event body waiting for a webhook endpoint.
+// WebhookItem is one event waiting for a webhook endpoint: a body pushed
+// with WebhookPush, or an event queued by PublishQueued (Body nil), which
+// the deliverer encodes itself.
 type WebhookItem struct {
-	ID   uint64 // increases with every push to the endpoint's queue
-	Body []byte
+	ID    uint64 // increases with every push to the endpoint's queue
+	Body  []byte
+	Event *pb.Event // as published, with its offset and epoch
+	Full  bool      // the Event's target asked for the event's data
 }
 
 // WebhookPush is one body for one endpoint's queue.
@@ -44,6 +50,27 @@ type Webhooks interface {
 	WebhookRelease(ctx context.Context, endpoint, owner string) error
 	// WebhookRemove drops the endpoint's queue and lease.
 	WebhookRemove(ctx context.Context, endpoint string) error
+}
+
+// WebhookTarget is one endpoint's queue that PublishQueued appends the
+// published event to.
+type WebhookTarget struct {
+	Endpoint string
+	Full     bool // handed back with the item (WebhookItem.Full)
+}
+
+// WebhookPublisher is implemented by an engine that keeps the webhook
+// queues itself (Webhooks) and can queue a published event in the
+// publish's own atomic write: the event is in history, on its way to the
+// nodes and in every target's queue, or nowhere, and publishing with
+// endpoints costs no extra round trip to the engine.
+type WebhookPublisher interface {
+	// PublishQueued is Broker.Publish that also appends the event, as
+	// published (with its id, time, offset and epoch), to each target's
+	// queue. Queues are bounded by max as in WebhookPush; the count dropped
+	// per endpoint is returned. WebhookPeek returns these items with Event
+	// and Full set and Body nil.
+	PublishQueued(ctx context.Context, ev *pb.Event, opts HistoryOptions, targets []WebhookTarget, max int) (*pb.StreamPosition, map[string]int, error)
 }
 
 // WebhookOptions is implemented by a shared engine that keeps one webhook

@@ -107,6 +107,12 @@ func (d *dispatcher) add(ctx context.Context, s *stream) error {
 func (d *dispatcher) remove(s *stream) {
 	keys, wildTenant := placement(s.filters)
 	d.unindex(s, keys, wildTenant)
+	d.release(keys, wildTenant)
+}
+
+// release drops the engine subscriptions of a placement that unindex took
+// out of the index.
+func (d *dispatcher) release(keys []chanKey, wildTenant string) {
 	d.subMu.Lock()
 	defer d.subMu.Unlock()
 	d.releaseLocked(dedupe(engineKeys(keys, wildTenant)))
@@ -155,17 +161,29 @@ func dedupe(keys []chanKey) []chanKey {
 
 // dispatch offers ev to every matching local stream that may read it and
 // returns how many took it. The response, with the event's audience, is
-// built once and shared by every stream.
+// built once and shared by every stream; a multiplexed stream (mux.go) gets
+// the event once, with the ids of all its subscriptions that match.
 func (d *dispatcher) dispatch(ev *pb.Event) int {
 	msg := eventMessage(ev)
 	n := 0
+	var hits []muxHit
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	for _, set := range [...]map[*stream]struct{}{d.exact[chanKey{ev.Tenant, ev.Channel}], d.wild[ev.Tenant], d.wild[engine.AllTenants]} {
 		for s := range set {
-			if s.matches(ev, msg.Audience) && s.offer(msg) {
+			switch {
+			case !s.matches(ev, msg.Audience):
+			case s.mux != nil:
+				hits = addHit(hits, s)
+			case s.offer(msg):
 				n++
 			}
+		}
+	}
+	for _, hit := range hits {
+		it := &pb.MuxItem{Subscriptions: hit.ids, Payload: &pb.MuxItem_Event{Event: ev}, Audience: msg.Audience}
+		if hit.m.offer(it) {
+			n += len(hit.ids)
 		}
 	}
 	return n

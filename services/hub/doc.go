@@ -7,7 +7,10 @@
 // matches it against the local subscription index and puts it on each
 // matching stream's bounded queue. A stream whose queue is full is ended
 // with RESOURCE_EXHAUSTED "slow consumer"; nothing here ever blocks the
-// publisher on a subscriber.
+// publisher on a subscriber. The one exception is a bridge's multiplexed
+// stream (mux.go), which carries the subscriptions of many sockets: when
+// its queue is full, publishing waits for the bridge (for a while, then
+// the stream is cut), since the bridge never waits on a socket.
 //
 // Sessions: every opened and closed session, every join and leave, and a
 // user's first and last session in the cluster are announced as lifecycle

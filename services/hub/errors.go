@@ -20,6 +20,7 @@ var (
 	errHistoryOff        = errors.New("history is not kept for this channel")
 	errPresenceOff       = errors.New("presence is not kept for this channel")
 	errSessionNotFound   = errors.New("session not found")
+	errMuxNotFound       = errors.New("multiplexed stream not found")
 	errSessionExists     = errors.New("session id in use by a live session")
 	errPermission        = errors.New("permission denied")
 	errNoAnswer          = errors.New("the session did not answer in time")
@@ -67,7 +68,7 @@ func (h *Hub) toStatus(err error) error {
 			st = d
 		}
 		return st.Err()
-	case errors.Is(err, errNamespaceNotFound), errors.Is(err, errSessionNotFound):
+	case errors.Is(err, errNamespaceNotFound), errors.Is(err, errSessionNotFound), errors.Is(err, errMuxNotFound):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, errSessionExists):
 		return status.Error(codes.AlreadyExists, err.Error())

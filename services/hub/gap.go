@@ -34,7 +34,11 @@ func (h *Hub) HandleGap(g *engine.Gap) {
 	err := gapError(g)
 	n := 0
 	for _, st := range h.disp.gapStreams(g.Tenant, g.Channel) {
-		st.end(err)
+		if st.mux != nil {
+			h.endSub(st, err)
+		} else {
+			st.end(err)
+		}
 		n++
 	}
 	if n > 0 {

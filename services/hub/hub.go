@@ -34,8 +34,8 @@ type Options struct {
 	// Counters reads what is counted outside the core (the faces, the API
 	// front) for the node's stats; nil reports zeros.
 	Counters func() ProcessCounters
-	// Observer, when set, is handed every event this node publishes, after
-	// the engine took it: webhooks queue it durably there.
+	// Observer, when set, publishes every event this node publishes:
+	// webhooks queue it durably there.
 	Observer Observer
 }
 
@@ -48,11 +48,16 @@ type ProcessCounters struct {
 	BytesOut       uint64 // message bytes to websocket clients
 }
 
-// Observer is told of every event the hub publishes. An error fails the
-// publish: the event reached live subscribers, but the observer could not
-// keep it, and the publisher must hear that.
+// Observer publishes every event the hub publishes, so that it can keep
+// the event in the same write as the publish when the engine allows it.
+// Publish publishes ev with publish (the engine's Publish), or in its own
+// way with the same effect, and keeps it. An error with a nil position
+// fails the publish as an engine error; an error with a position means the
+// event reached live subscribers but the observer could not keep it, and
+// the publisher must hear that.
 type Observer interface {
-	Published(ctx context.Context, ev *pb.Event) error
+	Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions,
+		publish func(context.Context, *pb.Event, engine.HistoryOptions) (*pb.StreamPosition, error)) (*pb.StreamPosition, error)
 }
 
 // Hub is one node's core: it implements the services and receives what the
@@ -69,6 +74,7 @@ type Hub struct {
 	work       *workers // control-order work, off the delivery path (work.go)
 	cpu        *cpuMeter
 	dir        *directory
+	muxes      muxRegistry // multiplexed streams of bridges (mux.go)
 
 	published, delivered, slow atomic.Uint64
 

@@ -63,19 +63,38 @@ func (h *Hub) publishWith(ctx context.Context, ev *pb.Event, o channelOptions) (
 func (h *Hub) publishInto(ctx context.Context, ev *pb.Event, o channelOptions, resp *pb.PublishResponse) error {
 	ev.To = nil
 	ev.Offset, ev.Epoch = 0, ""
-	pos, err := h.eng.Publish(ctx, ev, o.history)
+	pos, err := h.publishEvent(ctx, ev, o.history)
 	if err != nil {
-		return fmt.Errorf("publish to %q: %w", ev.Channel, err)
-	}
-	h.published.Add(1)
-	publishedTotal.Inc()
-	if h.opts.Observer != nil {
-		if err := h.opts.Observer.Published(ctx, ev); err != nil {
-			return fmt.Errorf("publish to %q: %w: %w", ev.Channel, errObserver, err)
-		}
+		return err
 	}
 	resp.Id, resp.Position = ev.Id, pos
 	return nil
+}
+
+// publishEvent publishes ev through the engine, and through the Observer
+// when there is one, and counts it.
+func (h *Hub) publishEvent(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions) (*pb.StreamPosition, error) {
+	if h.opts.Observer == nil {
+		pos, err := h.eng.Publish(ctx, ev, opts)
+		if err != nil {
+			return nil, fmt.Errorf("publish to %q: %w", ev.Channel, err)
+		}
+		h.published.Add(1)
+		publishedTotal.Inc()
+		return pos, nil
+	}
+	pos, err := h.opts.Observer.Publish(ctx, ev, opts, h.eng.Publish)
+	if pos != nil {
+		h.published.Add(1)
+		publishedTotal.Inc()
+	}
+	switch {
+	case err != nil && pos == nil:
+		return nil, fmt.Errorf("publish to %q: %w", ev.Channel, err)
+	case err != nil:
+		return nil, fmt.Errorf("publish to %q: %w: %w", ev.Channel, errObserver, err)
+	}
+	return pos, nil
 }
 
 // checkPublish runs the checks of Publish on ev (named "event" in errors)

@@ -23,6 +23,11 @@ type stream struct {
 	filters []*pb.Filter
 	reader  access.Reader // on whose behalf the stream reads (rules.go)
 
+	// A subscription of a multiplexed stream (mux.go) has no queue of its
+	// own: dispatch queues its events on mux, tagged with muxID.
+	mux   *mux
+	muxID uint64
+
 	// The queue: items[head:], at most limit of them. It grows as needed
 	// and is dropped when it empties, so that an idle stream holds no
 	// buffer (a channel of limit slots would cost 8 KiB per stream).

@@ -25,24 +25,11 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 	h := s.h
 	ctx := srv.Context()
 	id := auth.FromContext(ctx)
-	if err := validateFilters(req.Filters); err != nil {
+	if err := h.checkFilters(req.Filters, id.Trusted); err != nil {
 		return h.toStatus(err)
 	}
 	if _, err := readerFor(ctx, req.OnBehalfOf); err != nil {
 		return h.toStatus(err)
-	}
-	if err := sysAllowed(req.Filters, id.Trusted); err != nil {
-		return h.toStatus(err)
-	}
-	for i, f := range req.Filters {
-		if f.Tenant == engine.AllTenants && !id.Trusted {
-			return h.toStatus(fmt.Errorf("filters[%d].tenant: every tenant needs an api key: %w", i, errPermission))
-		}
-		for _, ch := range exactChannels(f) {
-			if _, err := h.optionsFor(ch); err != nil {
-				return h.toStatus(fmt.Errorf("channel %q: %w", ch, err))
-			}
-		}
 	}
 	for i, sp := range req.Since {
 		if err := validChannel(fmt.Sprintf("since[%d].channel", i), sp.GetChannel()); err != nil {
@@ -136,6 +123,29 @@ func (s *HubServer) Subscribe(req *pb.SubscribeRequest, srv pb.HubService_Subscr
 		}
 	}
 	return h.pump(ctx, st, srv, covered)
+}
+
+// checkFilters checks a subscription's filters: their shape, the channels
+// reserved to api keys, and that every channel named exactly is in a known
+// namespace.
+func (h *Hub) checkFilters(filters []*pb.Filter, trusted bool) error {
+	if err := validateFilters(filters); err != nil {
+		return err
+	}
+	if err := sysAllowed(filters, trusted); err != nil {
+		return err
+	}
+	for i, f := range filters {
+		if f.Tenant == engine.AllTenants && !trusted {
+			return fmt.Errorf("filters[%d].tenant: every tenant needs an api key: %w", i, errPermission)
+		}
+		for _, ch := range exactChannels(f) {
+			if _, err := h.optionsFor(ch); err != nil {
+				return fmt.Errorf("channel %q: %w", ch, err)
+			}
+		}
+	}
+	return nil
 }
 
 // pump sends queued messages until the stream ends.

@@ -2,7 +2,6 @@ package hub
 
 import (
 	"context"
-	"fmt"
 
 	"google.golang.org/protobuf/proto"
 
@@ -18,15 +17,6 @@ func (h *Hub) PublishSystem(ctx context.Context, ev *pb.Event) error {
 	ev = proto.Clone(ev).(*pb.Event)
 	ev.To = nil
 	ev.Offset, ev.Epoch = 0, ""
-	if _, err := h.eng.Publish(ctx, ev, engine.HistoryOptions{}); err != nil {
-		return fmt.Errorf("publish to %q: %w", ev.Channel, err)
-	}
-	h.published.Add(1)
-	publishedTotal.Inc()
-	if h.opts.Observer != nil {
-		if err := h.opts.Observer.Published(ctx, ev); err != nil {
-			return fmt.Errorf("publish to %q: %w: %w", ev.Channel, errObserver, err)
-		}
-	}
-	return nil
+	_, err := h.publishEvent(ctx, ev, engine.HistoryOptions{})
+	return err
 }

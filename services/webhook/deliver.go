@@ -274,12 +274,23 @@ func (w *worker) drainParallel() {
 func (w *worker) deliver(item engine.WebhookItem, flush func() bool) bool {
 	cfg := w.s.cfg
 	start := time.Now()
+	body := item.Body
+	if item.Event != nil { // queued with its publish: encoded here
+		b, err := cfg.Encoding.Body(item.Event, item.Full)
+		if err != nil {
+			deadLetteredTotal.WithLabelValues(w.name, "encoding").Inc()
+			w.count(func() { w.dead++ })
+			w.s.log.Error("webhook event dead-lettered: cannot encode it", "endpoint", w.name, "item", item.ID, "err", err)
+			return true
+		}
+		body = b
+	}
 	for attempt := 1; ; attempt++ {
 		if !w.holdLease() {
 			return false
 		}
 		tracing := newTracingID()
-		err := w.post(item.Body, tracing)
+		err := w.post(body, tracing)
 		if err == nil { // removed by drain, even when the worker is stopping
 			deliveredTotal.WithLabelValues(w.name).Inc()
 			deliverySeconds.WithLabelValues(w.name).Observe(time.Since(start).Seconds())

@@ -344,39 +344,26 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	if s.numEps.Load() == 0 {
 		return nil
 	}
-	typ, ok := s.cfg.Encoding.Type(ev)
-	if !ok {
+	start := time.Now()
+	targets, wake := s.targets(ev)
+	if len(targets) == 0 {
 		return nil
 	}
-	start := time.Now()
-	s.mu.Lock()
-	var items []engine.WebhookPush
-	var wake []*worker
+	items := make([]engine.WebhookPush, 0, len(targets))
 	var bodies [2][]byte // by level: none, full
-	for name, e := range s.eps {
-		if !e.wants(typ) {
-			continue
-		}
+	for _, t := range targets {
 		lvl := 0
-		if e.full() {
+		if t.Full {
 			lvl = 1
 		}
 		if bodies[lvl] == nil {
-			b, err := s.cfg.Encoding.Body(ev, e.full())
+			b, err := s.cfg.Encoding.Body(ev, t.Full)
 			if err != nil {
-				s.mu.Unlock()
 				return err
 			}
 			bodies[lvl] = b
 		}
-		items = append(items, engine.WebhookPush{Endpoint: name, Body: bodies[lvl]})
-		if w := s.workers[name]; w != nil {
-			wake = append(wake, w)
-		}
-	}
-	s.mu.Unlock()
-	if len(items) == 0 {
-		return nil
+		items = append(items, engine.WebhookPush{Endpoint: t.Endpoint, Body: bodies[lvl]})
 	}
 	if err := s.push(ctx, items); err != nil {
 		return err
@@ -386,6 +373,74 @@ func (s *Service) Accept(ctx context.Context, ev *pb.Event) error {
 	}
 	acceptSeconds.Observe(time.Since(start).Seconds())
 	return nil
+}
+
+// PublishFunc publishes an event: the engine's Publish.
+type PublishFunc func(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions) (*pb.StreamPosition, error)
+
+// Publish publishes ev and queues it for every endpoint that wants it.
+// When the store is an engine that queues events with their publish
+// (engine.WebhookPublisher: Redis), the store publishes ev and queues it in
+// one atomic write and one round trip, in place of publish; otherwise ev is
+// published with publish, then accepted (Accept). A position returned with
+// an error means that the event was published but not queued.
+func (s *Service) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions, publish PublishFunc) (*pb.StreamPosition, error) {
+	pub, ok := s.cfg.Store.(engine.WebhookPublisher)
+	if !ok || s.numEps.Load() == 0 {
+		pos, err := publish(ctx, ev, opts)
+		if err != nil {
+			return nil, err
+		}
+		return pos, s.Accept(ctx, ev)
+	}
+	start := time.Now()
+	targets, wake := s.targets(ev)
+	if len(targets) == 0 || s.ctx.Err() != nil {
+		pos, err := publish(ctx, ev, opts)
+		if err != nil {
+			return nil, err
+		}
+		if len(targets) > 0 {
+			return pos, errStopped
+		}
+		return pos, nil
+	}
+	prepared := time.Since(start)
+	pos, dropped, err := pub.PublishQueued(ctx, ev, opts, targets, s.cfg.QueueMax)
+	if err != nil {
+		return nil, err
+	}
+	s.queued(len(targets), func(i int) string { return targets[i].Endpoint }, dropped)
+	for _, w := range wake {
+		w.wake()
+	}
+	// The publish's script does the queueing itself: what webhooks add
+	// to the publish here is choosing the targets.
+	acceptSeconds.Observe(prepared.Seconds())
+	return pos, nil
+}
+
+// targets lists the endpoints that want ev, and the workers to wake once
+// it is queued.
+func (s *Service) targets(ev *pb.Event) ([]engine.WebhookTarget, []*worker) {
+	typ, ok := s.cfg.Encoding.Type(ev)
+	if !ok {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var targets []engine.WebhookTarget
+	var wake []*worker
+	for name, e := range s.eps {
+		if !e.wants(typ) {
+			continue
+		}
+		targets = append(targets, engine.WebhookTarget{Endpoint: name, Full: e.full()})
+		if w := s.workers[name]; w != nil {
+			wake = append(wake, w)
+		}
+	}
+	return targets, wake
 }
 
 var errStopped = errors.New("webhook: service stopped")
@@ -401,14 +456,20 @@ func (s *Service) push(ctx context.Context, items []engine.WebhookPush) error {
 		s.log.Error("queue webhook events", "events", len(items), "err", err)
 		return err
 	}
-	for _, it := range items {
-		queuedTotal.WithLabelValues(it.Endpoint).Inc()
+	s.queued(len(items), func(i int) string { return items[i].Endpoint }, dropped)
+	return nil
+}
+
+// queued counts n items queued for the endpoints endpoint(0..n-1), and
+// those dropped from full queues.
+func (s *Service) queued(n int, endpoint func(int) string, dropped map[string]int) {
+	for i := range n {
+		queuedTotal.WithLabelValues(endpoint(i)).Inc()
 	}
 	for ep, n := range dropped {
 		deadLetteredTotal.WithLabelValues(ep, "queue_full").Add(float64(n))
 		s.log.Warn("webhook queue full: oldest events dead-lettered", "endpoint", ep, "dropped", n, "queue_max", s.cfg.QueueMax)
 	}
-	return nil
 }
 
 // Status is what List reports of one endpoint.

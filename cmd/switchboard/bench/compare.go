@@ -42,7 +42,9 @@ func CompareRows() []CompareRow {
 		{Name: "fanout", Title: "1 channel, 10,000 subscribers, 100 publications flat out", Scenario: ScenarioFanout, Clients: 10000, Messages: 100, Publishers: 1, Metrics: flat},
 		{Name: "fanout-rate", Title: "1 channel, 1,000 subscribers, 200 publications at 20/s", Scenario: ScenarioFanout, Clients: 1000, Messages: 200, Publishers: 1, Rate: 20, Metrics: paced},
 		{Name: "channels5k", Title: "5,000 channels, one subscriber each, 50,000 publications, 8 publishers", Scenario: ScenarioChannels, Clients: 5000, Messages: 50000, Publishers: 8, Metrics: chans},
-		{Name: "channels20k", Title: "20,000 channels, one subscriber each, 50,000 publications, 8 publishers", Scenario: ScenarioChannels, Clients: 20000, Messages: 50000, Publishers: 8, Metrics: chans},
+		// 19,500, not 20,000: the load generator holds every subscriber's
+		// socket in one process, and a common hard open-file limit is 20,000.
+		{Name: "channels20k", Title: "19,500 channels, one subscriber each, 50,000 publications, 8 publishers", Scenario: ScenarioChannels, Clients: 19500, Messages: 50000, Publishers: 8, Metrics: chans},
 		{Name: "idle", Title: "10,000 idle connections, one channel each: memory", Scenario: ScenarioIdle, Clients: 10000, Metrics: []Metric{MetricMemory}},
 		{Name: "setup", Title: "10,000 connections set up and subscribed", Scenario: ScenarioIdle, Clients: 10000, Metrics: []Metric{MetricSetupRate}},
 		{Name: "redis-fanout", Title: "Redis, two nodes: 1 channel, 10,000 subscribers, 100 publications flat out", Scenario: ScenarioFanout, Clients: 10000, Messages: 100, Publishers: 1, Redis: true, Metrics: flat},

@@ -2105,7 +2105,7 @@ var File_switchboard_v1_hub_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\n" +
-	"\x18switchboard/v1/hub.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/access.proto\x1a\x1aswitchboard/v1/event.proto\"=\n" +
+	"\x18switchboard/v1/hub.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/access.proto\x1a\x1aswitchboard/v1/event.proto\x1a\x18switchboard/v1/mux.proto\"=\n" +
 	"\x0ePublishRequest\x12+\n" +
 	"\x05event\x18\x01 \x01(\v2\x15.switchboard.v1.EventR\x05event\"]\n" +
 	"\x0fPublishResponse\x12\x0e\n" +
@@ -2243,7 +2243,8 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\x06client\x18\x05 \x01(\tR\x06client\x12\x12\n" +
 	"\x04info\x18\x06 \x01(\tR\x04info\x12\x12\n" +
 	"\x04node\x18\a \x01(\tR\x04node\x12=\n" +
-	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\x9a\b\n" +
+	"\fconnected_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vconnectedAt2\x92\n" +
+	"\n" +
 	"\n" +
 	"HubService\x12J\n" +
 	"\aPublish\x12\x1e.switchboard.v1.PublishRequest\x1a\x1f.switchboard.v1.PublishResponse\x12P\n" +
@@ -2259,7 +2260,10 @@ const file_switchboard_v1_hub_proto_rawDesc = "" +
 	"\n" +
 	"Disconnect\x12!.switchboard.v1.DisconnectRequest\x1a\".switchboard.v1.DisconnectResponse\x12D\n" +
 	"\x05Stats\x12\x1c.switchboard.v1.StatsRequest\x1a\x1d.switchboard.v1.StatsResponse\x12A\n" +
-	"\x04Node\x12\x1b.switchboard.v1.NodeRequest\x1a\x1c.switchboard.v1.NodeResponseBIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
+	"\x04Node\x12\x1b.switchboard.v1.NodeRequest\x1a\x1c.switchboard.v1.NodeResponse\x12[\n" +
+	"\fSubscribeMux\x12#.switchboard.v1.SubscribeMuxRequest\x1a$.switchboard.v1.SubscribeMuxResponse0\x01\x12G\n" +
+	"\x06MuxAdd\x12\x1d.switchboard.v1.MuxAddRequest\x1a\x1e.switchboard.v1.MuxAddResponse\x12P\n" +
+	"\tMuxRemove\x12 .switchboard.v1.MuxRemoveRequest\x1a!.switchboard.v1.MuxRemoveResponseBIZGgithub.com/switchboard-hub/switchboard/gen/switchboard/v1;switchboardv1b\x06proto3"
 
 var (
 	file_switchboard_v1_hub_proto_rawDescOnce sync.Once
@@ -2315,6 +2319,12 @@ var file_switchboard_v1_hub_proto_goTypes = []any{
 	(*Audience)(nil),              // 37: switchboard.v1.Audience
 	(*ChannelAudience)(nil),       // 38: switchboard.v1.ChannelAudience
 	(*timestamppb.Timestamp)(nil), // 39: google.protobuf.Timestamp
+	(*SubscribeMuxRequest)(nil),   // 40: switchboard.v1.SubscribeMuxRequest
+	(*MuxAddRequest)(nil),         // 41: switchboard.v1.MuxAddRequest
+	(*MuxRemoveRequest)(nil),      // 42: switchboard.v1.MuxRemoveRequest
+	(*SubscribeMuxResponse)(nil),  // 43: switchboard.v1.SubscribeMuxResponse
+	(*MuxAddResponse)(nil),        // 44: switchboard.v1.MuxAddResponse
+	(*MuxRemoveResponse)(nil),     // 45: switchboard.v1.MuxRemoveResponse
 }
 var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	32, // 0: switchboard.v1.PublishRequest.event:type_name -> switchboard.v1.Event
@@ -2361,21 +2371,27 @@ var file_switchboard_v1_hub_proto_depIdxs = []int32{
 	24, // 41: switchboard.v1.HubService.Disconnect:input_type -> switchboard.v1.DisconnectRequest
 	26, // 42: switchboard.v1.HubService.Stats:input_type -> switchboard.v1.StatsRequest
 	28, // 43: switchboard.v1.HubService.Node:input_type -> switchboard.v1.NodeRequest
-	1,  // 44: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
-	5,  // 45: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
-	3,  // 46: switchboard.v1.HubService.PublishBatch:output_type -> switchboard.v1.PublishBatchResponse
-	7,  // 47: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
-	9,  // 48: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
-	14, // 49: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
-	16, // 50: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
-	18, // 51: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
-	20, // 52: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
-	23, // 53: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
-	25, // 54: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
-	27, // 55: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
-	29, // 56: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
-	44, // [44:57] is the sub-list for method output_type
-	31, // [31:44] is the sub-list for method input_type
+	40, // 44: switchboard.v1.HubService.SubscribeMux:input_type -> switchboard.v1.SubscribeMuxRequest
+	41, // 45: switchboard.v1.HubService.MuxAdd:input_type -> switchboard.v1.MuxAddRequest
+	42, // 46: switchboard.v1.HubService.MuxRemove:input_type -> switchboard.v1.MuxRemoveRequest
+	1,  // 47: switchboard.v1.HubService.Publish:output_type -> switchboard.v1.PublishResponse
+	5,  // 48: switchboard.v1.HubService.Broadcast:output_type -> switchboard.v1.BroadcastResponse
+	3,  // 49: switchboard.v1.HubService.PublishBatch:output_type -> switchboard.v1.PublishBatchResponse
+	7,  // 50: switchboard.v1.HubService.Send:output_type -> switchboard.v1.SendResponse
+	9,  // 51: switchboard.v1.HubService.Subscribe:output_type -> switchboard.v1.SubscribeResponse
+	14, // 52: switchboard.v1.HubService.History:output_type -> switchboard.v1.HistoryResponse
+	16, // 53: switchboard.v1.HubService.Presence:output_type -> switchboard.v1.PresenceResponse
+	18, // 54: switchboard.v1.HubService.PresenceStats:output_type -> switchboard.v1.PresenceStatsResponse
+	20, // 55: switchboard.v1.HubService.Channels:output_type -> switchboard.v1.ChannelsResponse
+	23, // 56: switchboard.v1.HubService.Unsubscribe:output_type -> switchboard.v1.UnsubscribeResponse
+	25, // 57: switchboard.v1.HubService.Disconnect:output_type -> switchboard.v1.DisconnectResponse
+	27, // 58: switchboard.v1.HubService.Stats:output_type -> switchboard.v1.StatsResponse
+	29, // 59: switchboard.v1.HubService.Node:output_type -> switchboard.v1.NodeResponse
+	43, // 60: switchboard.v1.HubService.SubscribeMux:output_type -> switchboard.v1.SubscribeMuxResponse
+	44, // 61: switchboard.v1.HubService.MuxAdd:output_type -> switchboard.v1.MuxAddResponse
+	45, // 62: switchboard.v1.HubService.MuxRemove:output_type -> switchboard.v1.MuxRemoveResponse
+	47, // [47:63] is the sub-list for method output_type
+	31, // [31:47] is the sub-list for method input_type
 	31, // [31:31] is the sub-list for extension type_name
 	31, // [31:31] is the sub-list for extension extendee
 	0,  // [0:31] is the sub-list for field type_name
@@ -2388,6 +2404,7 @@ func file_switchboard_v1_hub_proto_init() {
 	}
 	file_switchboard_v1_access_proto_init()
 	file_switchboard_v1_event_proto_init()
+	file_switchboard_v1_mux_proto_init()
 	file_switchboard_v1_hub_proto_msgTypes[9].OneofWrappers = []any{
 		(*SubscribeResponse_Subscribed)(nil),
 		(*SubscribeResponse_Event)(nil),

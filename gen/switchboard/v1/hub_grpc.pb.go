@@ -32,6 +32,9 @@ const (
 	HubService_Disconnect_FullMethodName    = "/switchboard.v1.HubService/Disconnect"
 	HubService_Stats_FullMethodName         = "/switchboard.v1.HubService/Stats"
 	HubService_Node_FullMethodName          = "/switchboard.v1.HubService/Node"
+	HubService_SubscribeMux_FullMethodName  = "/switchboard.v1.HubService/SubscribeMux"
+	HubService_MuxAdd_FullMethodName        = "/switchboard.v1.HubService/MuxAdd"
+	HubService_MuxRemove_FullMethodName     = "/switchboard.v1.HubService/MuxRemove"
 )
 
 // HubServiceClient is the client API for HubService service.
@@ -86,6 +89,16 @@ type HubServiceClient interface {
 	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
 	// Node describes the node that answers.
 	Node(ctx context.Context, in *NodeRequest, opts ...grpc.CallOption) (*NodeResponse, error)
+	// SubscribeMux opens a multiplexed stream for a bridge (mux.proto): one
+	// stream for the subscriptions of many sockets, added and removed while it
+	// runs. Needs an api key. The first message is `opened`.
+	SubscribeMux(ctx context.Context, in *SubscribeMuxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeMuxResponse], error)
+	// MuxAdd adds a subscription to a live multiplexed stream and returns once
+	// it is live: no matching event published afterwards is missed. The
+	// filters get the checks of Subscribe. NOT_FOUND when the stream is gone.
+	MuxAdd(ctx context.Context, in *MuxAddRequest, opts ...grpc.CallOption) (*MuxAddResponse, error)
+	// MuxRemove removes subscriptions from a multiplexed stream.
+	MuxRemove(ctx context.Context, in *MuxRemoveRequest, opts ...grpc.CallOption) (*MuxRemoveResponse, error)
 }
 
 type hubServiceClient struct {
@@ -235,6 +248,45 @@ func (c *hubServiceClient) Node(ctx context.Context, in *NodeRequest, opts ...gr
 	return out, nil
 }
 
+func (c *hubServiceClient) SubscribeMux(ctx context.Context, in *SubscribeMuxRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeMuxResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &HubService_ServiceDesc.Streams[1], HubService_SubscribeMux_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[SubscribeMuxRequest, SubscribeMuxResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HubService_SubscribeMuxClient = grpc.ServerStreamingClient[SubscribeMuxResponse]
+
+func (c *hubServiceClient) MuxAdd(ctx context.Context, in *MuxAddRequest, opts ...grpc.CallOption) (*MuxAddResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MuxAddResponse)
+	err := c.cc.Invoke(ctx, HubService_MuxAdd_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hubServiceClient) MuxRemove(ctx context.Context, in *MuxRemoveRequest, opts ...grpc.CallOption) (*MuxRemoveResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MuxRemoveResponse)
+	err := c.cc.Invoke(ctx, HubService_MuxRemove_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HubServiceServer is the server API for HubService service.
 // All implementations must embed UnimplementedHubServiceServer
 // for forward compatibility.
@@ -287,6 +339,16 @@ type HubServiceServer interface {
 	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
 	// Node describes the node that answers.
 	Node(context.Context, *NodeRequest) (*NodeResponse, error)
+	// SubscribeMux opens a multiplexed stream for a bridge (mux.proto): one
+	// stream for the subscriptions of many sockets, added and removed while it
+	// runs. Needs an api key. The first message is `opened`.
+	SubscribeMux(*SubscribeMuxRequest, grpc.ServerStreamingServer[SubscribeMuxResponse]) error
+	// MuxAdd adds a subscription to a live multiplexed stream and returns once
+	// it is live: no matching event published afterwards is missed. The
+	// filters get the checks of Subscribe. NOT_FOUND when the stream is gone.
+	MuxAdd(context.Context, *MuxAddRequest) (*MuxAddResponse, error)
+	// MuxRemove removes subscriptions from a multiplexed stream.
+	MuxRemove(context.Context, *MuxRemoveRequest) (*MuxRemoveResponse, error)
 	mustEmbedUnimplementedHubServiceServer()
 }
 
@@ -335,6 +397,15 @@ func (UnimplementedHubServiceServer) Stats(context.Context, *StatsRequest) (*Sta
 }
 func (UnimplementedHubServiceServer) Node(context.Context, *NodeRequest) (*NodeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Node not implemented")
+}
+func (UnimplementedHubServiceServer) SubscribeMux(*SubscribeMuxRequest, grpc.ServerStreamingServer[SubscribeMuxResponse]) error {
+	return status.Error(codes.Unimplemented, "method SubscribeMux not implemented")
+}
+func (UnimplementedHubServiceServer) MuxAdd(context.Context, *MuxAddRequest) (*MuxAddResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MuxAdd not implemented")
+}
+func (UnimplementedHubServiceServer) MuxRemove(context.Context, *MuxRemoveRequest) (*MuxRemoveResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MuxRemove not implemented")
 }
 func (UnimplementedHubServiceServer) mustEmbedUnimplementedHubServiceServer() {}
 func (UnimplementedHubServiceServer) testEmbeddedByValue()                    {}
@@ -584,6 +655,53 @@ func _HubService_Node_Handler(srv interface{}, ctx context.Context, dec func(int
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HubService_SubscribeMux_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(SubscribeMuxRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(HubServiceServer).SubscribeMux(m, &grpc.GenericServerStream[SubscribeMuxRequest, SubscribeMuxResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type HubService_SubscribeMuxServer = grpc.ServerStreamingServer[SubscribeMuxResponse]
+
+func _HubService_MuxAdd_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MuxAddRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HubServiceServer).MuxAdd(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HubService_MuxAdd_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HubServiceServer).MuxAdd(ctx, req.(*MuxAddRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HubService_MuxRemove_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MuxRemoveRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HubServiceServer).MuxRemove(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HubService_MuxRemove_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HubServiceServer).MuxRemove(ctx, req.(*MuxRemoveRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HubService_ServiceDesc is the grpc.ServiceDesc for HubService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -639,11 +757,24 @@ var HubService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Node",
 			Handler:    _HubService_Node_Handler,
 		},
+		{
+			MethodName: "MuxAdd",
+			Handler:    _HubService_MuxAdd_Handler,
+		},
+		{
+			MethodName: "MuxRemove",
+			Handler:    _HubService_MuxRemove_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Subscribe",
 			Handler:       _HubService_Subscribe_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "SubscribeMux",
+			Handler:       _HubService_SubscribeMux_Handler,
 			ServerStreams: true,
 		},
 	},

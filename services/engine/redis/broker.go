@@ -38,19 +38,34 @@ func ms(d time.Duration) int64 {
 // event and publishes it, so all of it is atomic per channel and the
 // publish order on the pub/sub channel is the offset order.
 func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions) (*pb.StreamPosition, error) {
+	pos, _, err := e.publish(ctx, ev, opts, nil, 0)
+	return pos, err
+}
+
+// PublishQueued is Publish that appends the event to webhook queues in the
+// same script call: one round trip, atomic with the publish.
+func (e *Engine) PublishQueued(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions, targets []engine.WebhookTarget, max int) (*pb.StreamPosition, map[string]int, error) {
+	return e.publish(ctx, ev, opts, targets, max)
+}
+
+var _ engine.WebhookPublisher = (*Engine)(nil)
+
+// publish runs publishScript, or publishQueuedScript when there are
+// targets, and returns the position and the count dropped per target.
+func (e *Engine) publish(ctx context.Context, ev *pb.Event, opts engine.HistoryOptions, targets []engine.WebhookTarget, max int) (*pb.StreamPosition, map[string]int, error) {
 	if err := e.check(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ev == nil {
-		return nil, errNilEvent
+		return nil, nil, errNilEvent
 	}
 	if ev.To.GetUser() != "" || ev.To.GetSession() != "" {
-		return nil, errDirected
+		return nil, nil, errDirected
 	}
 	if !e.link.up.Load() {
 		// This node would not receive its own event: refuse rather than
 		// acknowledge what its subscribers may never see.
-		return nil, fmt.Errorf("redis: publish: %w", errLinkDown)
+		return nil, nil, fmt.Errorf("redis: publish: %w", errLinkDown)
 	}
 	if ev.Id == "" {
 		ev.Id = engine.NewID()
@@ -62,31 +77,53 @@ func (e *Engine) Publish(ctx context.Context, ev *pb.Event, opts engine.HistoryO
 	c.Offset, c.Epoch = 0, "" // the script appends them
 	payload, err := proto.Marshal(c)
 	if err != nil {
-		return nil, failf("redis: encode event: %w", err)
+		return nil, nil, failf("redis: encode event: %w", err)
 	}
 	size, ttl := 0, int64(0)
 	if opts.Enabled() {
 		size, ttl = opts.Size, ms(opts.TTL)
 	}
-	res, err := publishScript.Exec(ctx, e.client,
-		[]string{e.n.histMeta(ev.Tenant, ev.Channel), e.n.histList(ev.Tenant, ev.Channel)},
-		[]string{
-			rueidis.BinaryString(payload), strconv.Itoa(size), strconv.FormatInt(ttl, 10),
-			strconv.FormatInt(ms(e.opts.MetaTTL), 10), engine.NewEpoch(), e.n.event(ev.Tenant, ev.Channel),
-		}).ToArray()
-	if err != nil {
-		return nil, failf("redis: publish: %w", err)
+	script := publishScript
+	keys := []string{e.n.histMeta(ev.Tenant, ev.Channel), e.n.histList(ev.Tenant, ev.Channel)}
+	args := []string{
+		rueidis.BinaryString(payload), strconv.Itoa(size), strconv.FormatInt(ttl, 10),
+		strconv.FormatInt(ms(e.opts.MetaTTL), 10), engine.NewEpoch(), e.n.event(ev.Tenant, ev.Channel),
 	}
-	if len(res) != 2 {
-		return nil, fmt.Errorf("redis: publish: %w", errReply)
+	if len(targets) > 0 {
+		script = publishQueuedScript
+		args = append(args, strconv.Itoa(max))
+		for _, t := range targets {
+			keys = append(keys, e.n.webhookQueue(t.Endpoint), e.n.webhookSeq(t.Endpoint))
+			flag := "0"
+			if t.Full {
+				flag = "1"
+			}
+			args = append(args, flag)
+		}
+	}
+	res, err := script.Exec(ctx, e.client, keys, args).ToArray()
+	if err != nil {
+		return nil, nil, failf("redis: publish: %w", err)
+	}
+	if len(res) != 2+len(targets) {
+		return nil, nil, fmt.Errorf("redis: publish: %w", errReply)
 	}
 	offset, err1 := res[0].AsInt64()
 	epoch, err2 := res[1].ToString()
 	if err := errors.Join(err1, err2); err != nil {
-		return nil, failf("redis: publish reply: %w", err)
+		return nil, nil, failf("redis: publish reply: %w", err)
+	}
+	var dropped map[string]int
+	for i, t := range targets {
+		if n, err := res[2+i].AsInt64(); err == nil && n > 0 {
+			if dropped == nil {
+				dropped = map[string]int{}
+			}
+			dropped[t.Endpoint] = int(n)
+		}
 	}
 	ev.Offset, ev.Epoch = uint64(offset), epoch
-	return &pb.StreamPosition{Offset: ev.Offset, Epoch: epoch}, nil
+	return &pb.StreamPosition{Offset: ev.Offset, Epoch: epoch}, dropped, nil
 }
 
 // History reads the channel's kept events in one script.

@@ -23,6 +23,10 @@
 //	<p>:user:q:<len>:<tenant><user>   list of queued events
 //	<p>:user:r:<len>:<tenant><user>   hash {hash, data, seen}: the user's records
 //	<p>:nodes, <p>:nodes:x            hash node id → info; sorted set id → expiry
+//	<p>:wh:q:<len>:<endpoint>         list of "<id>:<body>" or "<id>:\x00<full><event>" webhook items
+//	<p>:wh:seq:<len>:<endpoint>       counter numbering the endpoint's items
+//	<p>:wh:lease:<len>:<endpoint>     node delivering to the endpoint (expires)
+//	<p>:wh:options, <p>:wh:options:changed  webhook options; pub/sub: they changed
 //
 // Events, sessions and node info are stored protobuf-encoded.
 //
@@ -38,7 +42,10 @@
 // gap-free per channel and every node sees a channel's events in offset
 // order. The offset and epoch are appended to the Go-encoded event as
 // protobuf fields 14 and 15 inside the script (a decoder keeps the last
-// value of a field), so the event is encoded once.
+// value of a field), so the event is encoded once. PublishQueued runs the
+// same script with webhook queues as extra keys and appends the event as
+// published to each of them too: the publish and the webhook queueing are
+// one atomic step and one round trip.
 //
 // The list always holds the consecutive offsets top-len+1 … top, so History
 // (another script) finds any offset by arithmetic and returns exactly the

@@ -104,7 +104,13 @@ end
 // event as protobuf fields: a decoder takes the last value of a field, so
 // the stored and published bytes decode to the complete event without Go
 // having to encode it a second time.
-var publishScript = rueidis.NewLuaScript(luaNow + luaVarint + luaTrimExpired + luaExtend + `
+var publishScript = rueidis.NewLuaScript(luaNow + luaVarint + luaTrimExpired + luaExtend + luaPublish + `
+return {offset, epoch}
+`)
+
+// luaPublish is the body of publishScript, which publishQueuedScript shares:
+// it leaves offset, epoch and payload (the event as published) in locals.
+const luaPublish = `
 local meta, list = KEYS[1], KEYS[2]
 local size, ttl, meta_ttl = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local epoch = redis.call('HGET', meta, 'e')
@@ -130,7 +136,33 @@ if offset > 0 then
 end
 extend(meta, math.max(ttl, meta_ttl))
 redis.call('PUBLISH', ARGV[6], payload)
-return {offset, epoch}
+`
+
+// publishQueuedScript is publishScript that also appends the event as
+// published to webhook queues, bounded, in the same atomic step.
+//
+// KEYS: as publishScript, then queue and counter of each target, in pairs.
+// ARGV: as publishScript, then the queue bound (<= 0: none), then one flag
+// per target ("1": the endpoint takes the event's data).
+// Returns {offset, epoch, dropped per target...}.
+//
+// A queue entry is "<id>:" then a zero byte, the flag and the event as
+// published; a body pushed by WebhookPush never starts with a zero byte.
+var publishQueuedScript = rueidis.NewLuaScript(luaNow + luaVarint + luaTrimExpired + luaExtend + luaPublish + `
+local max = tonumber(ARGV[7])
+local out = {offset, epoch}
+for k = 1, (#KEYS - 2) / 2 do
+  local q = KEYS[2 * k + 1]
+  local id = redis.call('INCR', KEYS[2 * k + 2])
+  local n = redis.call('RPUSH', q, id .. ':\0' .. ARGV[7 + k] .. payload)
+  local d = 0
+  if max > 0 and n > max then
+    redis.call('LTRIM', q, n - max, -1)
+    d = n - max
+  end
+  out[k + 2] = d
+end
+return out
 `)
 
 // historyScript reads a channel's history.

@@ -8,11 +8,14 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
+	"google.golang.org/protobuf/proto"
 
+	pb "github.com/switchboard-hub/switchboard/gen/switchboard/v1"
 	"github.com/switchboard-hub/switchboard/services/engine"
 )
 
-// Webhook queues: a list per endpoint of "<id>:<body>" entries, oldest
+// Webhook queues: a list per endpoint of "<id>:<body>" entries (or
+// "<id>:\x00<full flag><event>" for events queued by PublishQueued), oldest
 // first, a counter that numbers them, and a lease key naming the node that
 // delivers to the endpoint.
 func (n names) webhookQueue(ep string) string { return n.prefix + ":wh:q:" + lp(ep) }
@@ -126,7 +129,18 @@ func (e *Engine) WebhookPeek(ctx context.Context, endpoint string, n int) ([]eng
 		if !ok || perr != nil {
 			return nil, fmt.Errorf("redis: webhook peek: malformed entry")
 		}
-		items = append(items, engine.WebhookItem{ID: id, Body: []byte(body)})
+		item := engine.WebhookItem{ID: id, Body: []byte(body)}
+		if strings.HasPrefix(body, "\x00") { // queued by PublishQueued
+			if len(body) < 2 {
+				return nil, fmt.Errorf("redis: webhook peek: malformed entry")
+			}
+			ev := &pb.Event{}
+			if err := proto.Unmarshal([]byte(body[2:]), ev); err != nil {
+				return nil, fmt.Errorf("redis: webhook peek: %w", err)
+			}
+			item = engine.WebhookItem{ID: id, Event: ev, Full: body[1] == '1'}
+		}
+		items = append(items, item)
 	}
 	return items, nil
 }
